@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * httpcloop: block devices backed by disk images published over HTTP.
+ *
+ * Generic netlink interface between the httpcloop kernel module and the
+ * httpcloop daemon. The daemon adds a device and hands the kernel a file
+ * descriptor of a local cache file; the kernel serves reads of present blocks
+ * from that file and asks the daemon for missing blocks with FETCH. No block
+ * data ever crosses netlink.
+ *
+ * The protocol grows by adding attributes and commands at the end; existing
+ * numbers are frozen. Every command needs CAP_NET_ADMIN.
+ *
+ * Device lifecycle:
+ *
+ *   daemon                                    kernel
+ *   DEV_ADD {IMAGE_SIZE, BLOCK_SIZE,   --->   allocates the device, takes a
+ *            CACHE_FD, [BITMAP],               reference on the cache file;
+ *            [DAEMON_PID], [FEATURES]}         the sending socket becomes the
+ *                                              device's owner
+ *                                     <---   reply DEV_ADD {INDEX, FEATURES}
+ *   DEV_SEED {INDEX, BITMAP_OFFSET,    --->   more present bits (large images)
+ *             BITMAP}
+ *                                     <---   DEV_ONLINE {INDEX, [ERRNO]} once
+ *                                             /dev/httpcloopINDEX exists (the
+ *                                             kernel may already send FETCH
+ *                                             before this, for the partition
+ *                                             scan)
+ *                                     <---   FETCH {INDEX, BLOCK}, at most one
+ *                                             outstanding per block
+ *   BLOCK_READY {INDEX, BLOCK}         --->   the block's plaintext is in the
+ *                                              cache file: parked reads go on
+ *   BLOCK_FAILED {INDEX, BLOCK, ERRNO} --->   parked reads of the block fail
+ *                                              with EIO; a later read asks again
+ *   DEV_REMOVE {INDEX}                 --->   refused with EBUSY while the
+ *                                              device is open (mounted)
+ *
+ * Only the owner socket may answer FETCH (BLOCK_READY/BLOCK_FAILED/DEV_SEED).
+ * When the owner socket closes, reads of missing blocks wait for the
+ * dead_timeout module parameter and then fail with EIO; reads of present
+ * blocks keep working.
+ */
+#ifndef _UAPI_LINUX_HTTPCLOOP_H
+#define _UAPI_LINUX_HTTPCLOOP_H
+
+#define HTTPCLOOP_GENL_NAME	"httpcloop"
+#define HTTPCLOOP_GENL_VERSION	1
+
+/* Image block sizes: a power of two in this range. */
+#define HTTPCLOOP_MIN_BLOCK_SIZE	(64 * 1024)
+#define HTTPCLOOP_MAX_BLOCK_SIZE	(4 * 1024 * 1024)
+
+/* Largest BITMAP attribute, in bytes; larger images use DEV_SEED. */
+#define HTTPCLOOP_MAX_BITMAP_CHUNK	32768
+
+/*
+ * Feature bits, exchanged in DEV_ADD: the daemon sends what it understands,
+ * the kernel replies with what both understand.
+ */
+#define HTTPCLOOP_F_SEED	(1ULL << 0)	/* DEV_SEED */
+#define HTTPCLOOP_F_ALL		(HTTPCLOOP_F_SEED)
+
+enum httpcloop_attr {
+	HTTPCLOOP_ATTR_UNSPEC,
+	HTTPCLOOP_ATTR_PAD,		/* alignment padding for u64 attributes */
+	HTTPCLOOP_ATTR_INDEX,		/* u32: N of /dev/httpcloopN */
+	HTTPCLOOP_ATTR_IMAGE_SIZE,	/* u64: bytes */
+	HTTPCLOOP_ATTR_BLOCK_SIZE,	/* u32: bytes, power of two */
+	HTTPCLOOP_ATTR_CACHE_FD,	/* u32: fd of the plaintext cache file,
+					 * open for reading, at least IMAGE_SIZE
+					 * bytes long
+					 */
+	HTTPCLOOP_ATTR_BITMAP,		/* binary: present bits, bit i of the
+					 * chunk is bit (i % 8) of byte (i / 8)
+					 */
+	HTTPCLOOP_ATTR_BITMAP_OFFSET,	/* u64: block of the BITMAP's bit 0,
+					 * a multiple of 8
+					 */
+	HTTPCLOOP_ATTR_BLOCK,		/* u64: block index */
+	HTTPCLOOP_ATTR_ERRNO,		/* u32: positive errno */
+	HTTPCLOOP_ATTR_FEATURES,	/* u64: HTTPCLOOP_F_* */
+	HTTPCLOOP_ATTR_DAEMON_PID,	/* u32: informational, shown in sysfs */
+	__HTTPCLOOP_ATTR_MAX,
+};
+#define HTTPCLOOP_ATTR_MAX (__HTTPCLOOP_ATTR_MAX - 1)
+
+enum httpcloop_cmd {
+	HTTPCLOOP_CMD_UNSPEC,
+	HTTPCLOOP_CMD_DEV_ADD,
+	HTTPCLOOP_CMD_DEV_REMOVE,
+	HTTPCLOOP_CMD_DEV_SEED,
+	HTTPCLOOP_CMD_DEV_ONLINE,	/* kernel to owner */
+	HTTPCLOOP_CMD_FETCH,		/* kernel to owner */
+	HTTPCLOOP_CMD_BLOCK_READY,
+	HTTPCLOOP_CMD_BLOCK_FAILED,
+	__HTTPCLOOP_CMD_MAX,
+};
+#define HTTPCLOOP_CMD_MAX (__HTTPCLOOP_CMD_MAX - 1)
+
+#endif /* _UAPI_LINUX_HTTPCLOOP_H */

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-device attributes in /sys/block/httpcloopN/httpcloop/, registered with
+ * the disk so that they exist as soon as the device appears.
+ */
+#include <linux/blkdev.h>
+#include <linux/device.h>
+#include <linux/sysfs.h>
+
+#include "httpcloop.h"
+
+static struct hcl_device *hcl_from_dev(struct device *d)
+{
+	return dev_to_disk(d)->private_data;
+}
+
+#define HCL_ATTR(name, fmt, expr)					\
+static ssize_t name##_show(struct device *d,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct hcl_device *dev = hcl_from_dev(d);			\
+									\
+	return sysfs_emit(buf, fmt "\n", expr);				\
+}									\
+static DEVICE_ATTR_RO(name)
+
+#define HCL_STAT_ATTR(name)						\
+	HCL_ATTR(name, "%lld", (long long)atomic64_read(&dev->stats.name))
+
+HCL_ATTR(image_size, "%llu", dev->image_size);
+HCL_ATTR(block_size, "%u", dev->block_size);
+HCL_ATTR(blocks_total, "%llu", dev->nr_blocks);
+HCL_ATTR(blocks_present, "%llu", READ_ONCE(dev->present_count));
+HCL_ATTR(parked, "%u", READ_ONCE(dev->nr_parked));
+HCL_ATTR(daemon_pid, "%d", dev->daemon_pid);
+HCL_ATTR(daemon_alive, "%d", READ_ONCE(dev->owner_portid) != 0);
+HCL_STAT_ATTR(cache_reads);
+HCL_STAT_ATTR(misses);
+HCL_STAT_ATTR(fetches_sent);
+HCL_STAT_ATTR(blocks_ready);
+HCL_STAT_ATTR(blocks_failed);
+HCL_STAT_ATTR(io_errors);
+
+static struct attribute *hcl_attrs[] = {
+	&dev_attr_image_size.attr,
+	&dev_attr_block_size.attr,
+	&dev_attr_blocks_total.attr,
+	&dev_attr_blocks_present.attr,
+	&dev_attr_parked.attr,
+	&dev_attr_daemon_pid.attr,
+	&dev_attr_daemon_alive.attr,
+	&dev_attr_cache_reads.attr,
+	&dev_attr_misses.attr,
+	&dev_attr_fetches_sent.attr,
+	&dev_attr_blocks_ready.attr,
+	&dev_attr_blocks_failed.attr,
+	&dev_attr_io_errors.attr,
+	NULL,
+};
+
+static const struct attribute_group hcl_attr_group = {
+	.name	= HCL_NAME,
+	.attrs	= hcl_attrs,
+};
+
+const struct attribute_group *hcl_disk_attr_groups[] = {
+	&hcl_attr_group,
+	NULL,
+};

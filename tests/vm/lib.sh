@@ -1,0 +1,101 @@
+# Helpers for the guest test scripts tests/vm/t-*.sh, which tests/vm/run-all runs as
+# root inside a VM (scripts/vm-run). Source it first:
+#   source "$(dirname "$0")/lib.sh"
+# The guest sees the host's files read-only at the same paths (the repo is at
+# $HTTPCLOOP_SRC); write only under /tmp (guest memory) or /out (kept on the host).
+# shellcheck shell=bash
+set -eEuo pipefail
+
+# set -e alone exits silently: say which command failed, and where.
+trap 'echo "ERROR: status $? from \"$BASH_COMMAND\" at ${BASH_SOURCE[0]##*/}:$LINENO" >&2' ERR
+
+log() { echo "== $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# check CMD...: run CMD; fail (naming it) unless it succeeds.
+check() { "$@" || fail "check failed: $*"; }
+
+# check_eq EXPECTED ACTUAL [WHAT]
+check_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$1', got '$2'"; }
+
+# wait_until SECONDS CMD...: retry CMD every 0.1 s; fail if it never succeeds.
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $*"
+		sleep 0.1
+	done
+}
+
+# cleanup CMD...: run CMD when the script exits, last registered first, whatever the
+# exit status (which is kept). Failures of cleanup commands are ignored.
+_CLEANUPS=()
+cleanup() {
+	_CLEANUPS+=("$(printf '%q ' "$@")")
+	trap _run_cleanups EXIT
+}
+_run_cleanups() {
+	local i
+	for ((i = ${#_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${_CLEANUPS[i]}" || true
+	done
+	_CLEANUPS=()
+}
+
+# start_nginx ROOT_DIR PORT: serve ROOT_DIR on 127.0.0.1:PORT until stop_nginx (registered
+# as a cleanup). Exports NGINX_ACCESS_LOG (one line per request). One instance at a time.
+start_nginx() {
+	local root=$1 port=$2
+	NGINX_DIR=$(mktemp -d /tmp/nginx.XXXXXX)
+	export NGINX_ACCESS_LOG=$NGINX_DIR/access.log
+	cat >"$NGINX_DIR/nginx.conf" <<-EOF
+		user root;
+		daemon on;
+		master_process on;
+		worker_processes 1;
+		pid $NGINX_DIR/nginx.pid;
+		error_log $NGINX_DIR/error.log;
+		events { worker_connections 256; }
+		http {
+			access_log $NGINX_ACCESS_LOG;
+			default_type application/octet-stream;
+			server {
+				listen 127.0.0.1:$port;
+				root $root;
+				autoindex off;
+				# nginx sends it only on 200 replies by default; range clients want it on 206 too.
+				add_header Accept-Ranges bytes always;
+			}
+		}
+	EOF
+	nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" ||
+		fail "nginx did not start: $(cat "$NGINX_DIR/error.log" 2>/dev/null)"
+	cleanup stop_nginx
+	# The socket listens once nginx returns; the daemonized master writes its pid just after.
+	wait_until 10 test -s "$NGINX_DIR/nginx.pid"
+	log "nginx serves $root on http://127.0.0.1:$port/ (access log $NGINX_ACCESS_LOG)"
+}
+
+stop_nginx() {
+	[ -s "${NGINX_DIR:-}/nginx.pid" ] || return 0
+	local pid
+	pid=$(cat "$NGINX_DIR/nginx.pid")
+	kill "$pid" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$NGINX_DIR/nginx.pid"
+}
+
+# Requests nginx has logged so far.
+http_requests_count() { wc -l <"$NGINX_ACCESS_LOG" | tr -d ' '; }
+
+# wait_requests N: nginx logs a request only after sending the last byte, so a client
+# can be done before the line is written: wait (up to 5 s) until N requests are logged.
+wait_requests() {
+	local deadline=$((SECONDS + 5))
+	until [ "$(http_requests_count)" -eq "$1" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "expected $1 HTTP requests, nginx logged $(http_requests_count)"
+		sleep 0.1
+	done
+}

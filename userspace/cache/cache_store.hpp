@@ -1,0 +1,92 @@
+#pragma once
+// The persistent local cache of one image (docs/format.md, "Client cache directory"):
+// DIR/<image-id>/{data,present,lock}.
+//
+// State of a block:  absent --write_block+mark_written--> queued --commit--> durable.
+// is_present() is true for queued and durable blocks (their plaintext is in `data` and
+// readable), and for holes, which read as zeros from the sparse file and are never
+// written. Only durable bits reach the on-disk record, and they get there only after the
+// data has been fdatasync()ed, so a crash never leaves a bit set for unwritten data.
+// Dropping a CacheStore does not commit: call commit() first to keep queued blocks.
+//
+// Thread-safety: all methods may be called concurrently (a mutex guards the bitmaps;
+// block data is written with pwrite on a shared fd). Writing the same block from two
+// threads at once is the caller's problem.
+
+#include "crypto/sha256.hpp"
+#include "format/manifest.hpp"
+#include "util/fd.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace httpcloop {
+
+class CacheStore {
+public:
+	// Creates DIR/<id>/ (mode 0700) and its files as needed, takes the lock (throws Error
+	// "cache … is in use by another httpcloop process" if another process holds it), and
+	// loads the present record, discarding it with a logged warning unless it matches the
+	// manifest exactly.
+	static CacheStore open(const std::filesystem::path& cache_dir, const Manifest& manifest,
+			       const Sha256& manifest_id);
+
+	CacheStore(CacheStore&&) noexcept;
+	CacheStore& operator=(CacheStore&&) noexcept;
+	~CacheStore();
+
+	bool is_present(uint64_t index) const;
+	uint64_t present_count() const;
+	uint64_t block_count() const { return block_count_; }
+
+	// Writes the block's plaintext (exactly its plain size) at its offset in `data`.
+	// Holes are not written (they are present from the start).
+	void write_block(uint64_t index, std::span<const uint8_t> plain);
+	// Records that block `index` has been written; it becomes present now and durable
+	// at the next commit().
+	void mark_written(uint64_t index);
+	// fdatasync()s the data, then sets the queued bits in the on-disk record and
+	// fdatasync()s it.
+	void commit();
+	size_t pending_commit() const;
+
+	// The plaintext file, image_size bytes, for the kernel to read present blocks from.
+	int data_fd() const { return data_fd_.get(); }
+	const std::filesystem::path& directory() const { return directory_; }
+
+	// Present blocks (queued and durable, holes included), one bit per block, bit i in
+	// bit i%8 of byte i/8. A copy, so it is safe while other threads keep writing.
+	std::vector<uint8_t> present_bitmap() const;
+	// The bitmap as it is on disk (durable blocks only). Valid until the next commit();
+	// do not call concurrently with commit().
+	std::span<const uint8_t> bitmap_bytes() const { return durable_; }
+
+private:
+	CacheStore() = default;
+	void load_or_reset_record(const Manifest& manifest, const Sha256& manifest_id, bool data_size_matches);
+	void write_fresh_record(const Manifest& manifest, const Sha256& manifest_id);
+	void check_index(uint64_t index) const;
+
+	std::filesystem::path directory_;
+	uint64_t image_size_ = 0;
+	uint32_t block_size_ = 0;
+	uint64_t block_count_ = 0;
+	UniqueFd lock_fd_;
+	UniqueFd data_fd_;
+	UniqueFd record_fd_;
+
+	// In a unique_ptr so CacheStore can move; guards everything below it.
+	std::unique_ptr<std::mutex> mutex_ = std::make_unique<std::mutex>();
+	std::vector<uint8_t> holes_;   // bit set: the block is a hole
+	std::vector<uint8_t> present_; // readable now: holes, queued and durable blocks
+	std::vector<uint8_t> durable_; // exactly the record's bitmap on disk
+	std::vector<uint64_t> pending_; // queued for the next commit
+	uint64_t present_count_ = 0;
+};
+
+} // namespace httpcloop

@@ -1,0 +1,17 @@
+#pragma once
+// zstd (one frame per block) back end of codec.hpp.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace httpcloop::zstd_codec {
+
+size_t bound(size_t plain_size);
+int min_level();
+int max_level();
+std::vector<uint8_t> compress(int level, std::span<const uint8_t> plain);
+void decompress(std::span<const uint8_t> stored, std::span<uint8_t> out_exact);
+
+} // namespace httpcloop::zstd_codec

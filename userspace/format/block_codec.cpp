@@ -1,0 +1,73 @@
+#include "format/block_codec.hpp"
+
+#include "format/zero_block.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace httpcloop {
+
+namespace {
+
+std::string block_label(uint64_t index)
+{
+	return "block " + std::to_string(index);
+}
+
+} // namespace
+
+void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint8_t> stored,
+		  std::span<uint8_t> plain_out)
+{
+	const BlockEntry& entry = manifest.blocks.at(index);
+	const uint32_t plain_size = manifest.plain_size(index);
+	if (plain_out.size() != plain_size)
+		throw Error(block_label(index) + ": output buffer is " + std::to_string(plain_out.size()) +
+			    " bytes, the block has " + std::to_string(plain_size));
+	if (stored.size() != entry.stored_size)
+		throw IntegrityError(block_label(index) + ": stored size " + std::to_string(stored.size()) +
+				     " does not match the manifest's " + std::to_string(entry.stored_size));
+	if (entry.is_hole()) {
+		std::fill(plain_out.begin(), plain_out.end(), uint8_t{0});
+		return;
+	}
+	if (sha256(stored) != entry.stored_hash)
+		throw IntegrityError(block_label(index) + ": hash mismatch (stored bytes are not what the manifest names)");
+
+	if (entry.is_raw()) {
+		std::memcpy(plain_out.data(), stored.data(), plain_size);
+	} else {
+		try {
+			decompress(manifest.codec, stored, plain_out);
+		} catch (const CodecError& error) {
+			throw CodecError(block_label(index) + ": " + error.what());
+		}
+	}
+	if (sha256(plain_out) != entry.plain_hash)
+		throw IntegrityError(block_label(index) + ": plaintext hash mismatch");
+}
+
+EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain)
+{
+	EncodedBlock block;
+	if (plain.empty())
+		throw Error("cannot encode an empty block");
+	if (is_all_zero(plain)) {
+		block.entry.flags = BlockEntry::kFlagZero;
+		block.entry.plain_hash = zero_block_hash(plain.size());
+		return block;
+	}
+	block.entry.plain_hash = sha256(plain);
+	block.stored = compress(codec, level, plain);
+	if (block.stored.size() >= plain.size()) {
+		block.stored.assign(plain.begin(), plain.end());
+		block.entry.flags = BlockEntry::kFlagRaw;
+	}
+	block.entry.stored_size = static_cast<uint32_t>(block.stored.size());
+	block.entry.stored_hash = sha256(block.stored);
+	return block;
+}
+
+} // namespace httpcloop

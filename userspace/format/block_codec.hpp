@@ -1,0 +1,33 @@
+#pragma once
+// Turning plaintext blocks into stored blocks (mkimage) and back (every reader), with the
+// checks that make a stored block trustworthy.
+
+#include "codec/codec.hpp"
+#include "crypto/sha256.hpp"
+#include "format/manifest.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace httpcloop {
+
+// Verifies and decodes block `index` into `plain_out`, which must be exactly
+// manifest.plain_size(index) bytes. In order: the stored size must match the entry, the
+// SHA-256 of the stored bytes must match (before any decompressor sees them), the block
+// must decompress to exactly its size, and the plaintext SHA-256 must match. A hole
+// ignores `stored` (it must be empty) and fills zeros. Throws IntegrityError or
+// CodecError naming the block. Allocates nothing.
+void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint8_t> stored,
+		  std::span<uint8_t> plain_out);
+
+struct EncodedBlock {
+	BlockEntry entry;            // pack_offset is left 0
+	std::vector<uint8_t> stored; // the block file's bytes; empty for a hole
+};
+
+// Encodes one plaintext block: all zero → hole; compressed when that is smaller than the
+// plaintext, raw otherwise. Thread-safe.
+EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain);
+
+} // namespace httpcloop
