@@ -9,6 +9,10 @@ set -eEuo pipefail
 # set -e alone exits silently: say which command failed, and where.
 trap 'echo "ERROR: status $? from \"$BASH_COMMAND\" at ${BASH_SOURCE[0]##*/}:$LINENO" >&2' ERR
 
+# Set by run-all; found from this file's place when a test is run with vm-run directly.
+HTTPCLOOP_SRC=${HTTPCLOOP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+export HTTPCLOOP_SRC
+
 log() { echo "== $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -98,4 +102,48 @@ wait_requests() {
 		[ "$SECONDS" -lt "$deadline" ] || fail "expected $1 HTTP requests, nginx logged $(http_requests_count)"
 		sleep 0.1
 	done
+}
+
+# The freshly built program and module (make all builds both).
+HTTPCLOOP=$HTTPCLOOP_SRC/build/userspace/httpcloop
+HTTPCLOOP_KO=$HTTPCLOOP_SRC/kernel/httpcloop.ko
+
+# load_module [PARAM=VALUE...]: insmod the built module; rmmod at exit.
+load_module() {
+	check test -x "$HTTPCLOOP"
+	check test -f "$HTTPCLOOP_KO"
+	# The guest kernel does not autoload filesystems here (no modprobe helper in the initramfs boot).
+	modprobe ext4 || true
+	insmod "$HTTPCLOOP_KO" "$@" || fail "insmod $HTTPCLOOP_KO failed"
+	cleanup rmmod httpcloop
+}
+
+# sha256 FILE: the hex digest alone.
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# stored_block_file IMAGE_DIR BLOCK: path of the block file that holds block BLOCK, read
+# straight from the manifest as docs/format.md lays it out (so the test checks the doc).
+stored_block_file() {
+	python3 - "$1" "$2" <<-'PY'
+		import struct, sys
+		d, i = sys.argv[1], int(sys.argv[2])
+		m = open(d + "/manifest", "rb").read()
+		header_size, = struct.unpack_from("<I", m, 12)
+		entry_size, = struct.unpack_from("<H", m, 30)
+		entry = m[header_size + i * entry_size:header_size + (i + 1) * entry_size]
+		stored_hash = entry[:32].hex()
+		flags, = struct.unpack_from("<I", entry, 68)
+		if flags & 1:
+		    sys.exit("block %d is a hole" % i)
+		print("%s/blocks/%s/%s" % (d, stored_hash[:2], stored_hash))
+	PY
+}
+
+# cmp_range A B OFFSET LENGTH: the LENGTH bytes at OFFSET are the same in A and B (reads
+# with O_DIRECT so that a block device is really read, not its page cache).
+cmp_range() {
+	local a=$1 b=$2 off=$3 len=$4
+	cmp <(dd if="$a" bs=64K iflag=skip_bytes,count_bytes,direct skip="$off" count="$len" status=none 2>/dev/null ||
+		dd if="$a" bs=64K iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none) \
+		<(dd if="$b" bs=64K iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none)
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The harness itself works: the guest runs the expected kernel, lo is up, and a file
 # served by nginx on 127.0.0.1 comes back intact through curl, also by range.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 check_eq 1 "${HTTPCLOOP_VM:-}" HTTPCLOOP_VM
 check_eq "$HTTPCLOOP_VM_KERNEL" "$(uname -r)" "uname -r"
 check test -d "$HTTPCLOOP_SRC/tests/vm"
-ip -4 -o addr show dev lo | grep -q 'inet 127\.0\.0\.1/8' || fail "lo has no 127.0.0.1: $(ip -o addr)"
+addrs=$(ip -4 -o addr show dev lo)
+grep -q 'inet 127\.0\.0\.1/8' <<<"$addrs" || fail "lo has no 127.0.0.1: $addrs"
 
 root=$(mktemp -d /tmp/www.XXXXXX)
 # Not a multiple of any block size, so a truncated or padded copy shows.

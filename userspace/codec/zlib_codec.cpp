@@ -148,11 +148,11 @@ void decompress(std::span<const uint8_t> stored, std::span<uint8_t> out_exact)
 	default:
 		throw CodecError("zlib: inflate failed (" + std::to_string(result) + ")" + zlib_detail(stream));
 	}
+	if (stream.avail_in != 0)
+		throw CodecError(std::to_string(stream.avail_in) + " trailing bytes after the zlib stream");
 	if (stream.total_out != out_exact.size())
 		throw CodecError("zlib stream decodes to " + std::to_string(stream.total_out) +
 				 " bytes, expected " + expected);
-	if (stream.avail_in != 0)
-		throw CodecError(std::to_string(stream.avail_in) + " trailing bytes after the zlib stream");
 }
 
 } // namespace httpcloop::zlib_codec

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 namespace httpcloop::zstd_codec {
 

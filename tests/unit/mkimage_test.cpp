@@ -1,0 +1,159 @@
+#include "image/mkimage.hpp"
+
+#include "format/block_codec.hpp"
+#include "format/block_name.hpp"
+#include "test_support.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace httpcloop {
+namespace {
+
+constexpr uint32_t kBlock = 64 * 1024;
+
+// 8 blocks: text, random, two zero blocks left as a sparse hole in the file, a repeat
+// of block 0, new random, a repeat of block 1, and a short text tail.
+std::vector<uint8_t> write_source(const std::filesystem::path& path)
+{
+	const std::vector<uint8_t> text = test::text_bytes(kBlock, 1);
+	const std::vector<uint8_t> noise = test::random_bytes(kBlock, 2);
+	const std::vector<uint8_t> other_noise = test::random_bytes(kBlock, 3);
+	const std::vector<uint8_t> tail = test::text_bytes(777, 4);
+
+	std::vector<uint8_t> image;
+	auto append = [&](const std::vector<uint8_t>& part) { image.insert(image.end(), part.begin(), part.end()); };
+	append(text);
+	append(noise);
+	image.resize(4 * kBlock, 0);
+	append(text);
+	append(other_noise);
+	append(noise);
+	append(tail);
+
+	// Write it with a real hole for blocks 2-3.
+	UniqueFd fd = open_or_throw(path.string(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	pwrite_all(fd.get(), std::span(image).first(2 * kBlock), 0, "source");
+	pwrite_all(fd.get(), std::span(image).subspan(4 * kBlock), 4 * kBlock, "source");
+	return image;
+}
+
+void expect_blocks_read_back(const std::filesystem::path& output_dir, const std::vector<uint8_t>& image)
+{
+	const std::vector<uint8_t> manifest_bytes = test::read_file(output_dir / "manifest");
+	const Manifest manifest = Manifest::parse(manifest_bytes);
+	ASSERT_EQ(manifest.image_size, image.size());
+	for (uint64_t index = 0; index < manifest.block_count(); ++index) {
+		const BlockEntry& entry = manifest.blocks[index];
+		std::vector<uint8_t> stored;
+		if (!entry.is_hole())
+			stored = test::read_file(output_dir / block_relpath(entry.stored_hash));
+		std::vector<uint8_t> plain(manifest.plain_size(index));
+		decode_block(manifest, index, stored, plain);
+		EXPECT_TRUE(std::equal(plain.begin(), plain.end(),
+				       image.begin() + static_cast<std::ptrdiff_t>(manifest.block_offset(index))))
+			<< "block " << index;
+	}
+}
+
+class MkimageTest : public ::testing::TestWithParam<Codec> {
+protected:
+	MkimageOptions options() const
+	{
+		MkimageOptions options;
+		options.source = dir_.path() / "source.img";
+		options.output_dir = dir_.path() / "out";
+		options.block_size = kBlock;
+		options.codec = GetParam();
+		options.level = default_level(GetParam());
+		options.threads = 2;
+		return options;
+	}
+	test::TempDir dir_;
+};
+
+TEST_P(MkimageTest, BuildsAnImageThatReadsBackExactly)
+{
+	const std::vector<uint8_t> image = write_source(dir_.path() / "source.img");
+	uint64_t last_progress = 0;
+	const MkimageResult result = make_image(options(), [&](const MkimageProgress& progress) {
+		EXPECT_GE(progress.bytes_read, last_progress);
+		last_progress = progress.bytes_read;
+		EXPECT_EQ(progress.total_bytes, image.size());
+	});
+	EXPECT_EQ(last_progress, image.size());
+
+	EXPECT_EQ(result.manifest.block_count(), 8u);
+	EXPECT_EQ(result.stats.holes, 2u);
+	EXPECT_EQ(result.stats.unique_stored_blocks, 4u); // text, noise, other noise, tail
+	EXPECT_EQ(result.stats.raw_blocks, 3u);           // noise twice, other noise
+	EXPECT_EQ(result.new_block_files, 4u);
+	EXPECT_EQ(result.manifest.plain_size(7), 777u);
+	EXPECT_EQ(result.manifest_id, sha256(test::read_file(dir_.path() / "out" / "manifest")));
+
+	size_t block_files = 0;
+	for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.path() / "out" / "blocks"))
+		if (entry.is_regular_file())
+			++block_files;
+	EXPECT_EQ(block_files, 4u); // deduplicated, and no temporary files left behind
+
+	expect_blocks_read_back(dir_.path() / "out", image);
+}
+
+TEST_P(MkimageTest, SecondRunReusesExistingBlockFiles)
+{
+	write_source(dir_.path() / "source.img");
+	const MkimageResult first = make_image(options());
+	const MkimageResult second = make_image(options());
+	EXPECT_EQ(second.new_block_files, 0u);
+	EXPECT_EQ(second.manifest_id, first.manifest_id);
+}
+
+TEST_P(MkimageTest, ReplacesATruncatedBlockFile)
+{
+	const std::vector<uint8_t> image = write_source(dir_.path() / "source.img");
+	const MkimageResult first = make_image(options());
+	const std::filesystem::path damaged = dir_.path() / "out" / block_relpath(first.manifest.blocks[0].stored_hash);
+	std::filesystem::resize_file(damaged, 0);
+	test::LogCapture log;
+	const MkimageResult second = make_image(options());
+	EXPECT_EQ(second.new_block_files, 1u);
+	expect_blocks_read_back(dir_.path() / "out", image);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCodecs, MkimageTest, ::testing::Values(Codec::zlib, Codec::zstd),
+			 [](const ::testing::TestParamInfo<Codec>& info) { return std::string(codec_name(info.param)); });
+
+TEST(Mkimage, ClearErrors)
+{
+	test::TempDir dir;
+	MkimageOptions options;
+	options.source = dir.path() / "missing.img";
+	options.output_dir = dir.path() / "out";
+	EXPECT_THROW_MESSAGE(make_image(options), IoError, "missing.img");
+
+	test::write_file(dir.path() / "empty.img", std::vector<uint8_t>{});
+	options.source = dir.path() / "empty.img";
+	EXPECT_THROW_MESSAGE(make_image(options), Error, "empty.img is empty");
+
+	options.source = dir.path();
+	EXPECT_THROW_MESSAGE(make_image(options), Error, "not a regular file or a block device");
+
+	test::write_file(dir.path() / "one.img", test::text_bytes(100, 1));
+	options.source = dir.path() / "one.img";
+	options.block_size = 3 * 65536;
+	EXPECT_THROW_MESSAGE(make_image(options), Error, "not a power of two");
+	options.block_size = 65536;
+	options.level = 99;
+	EXPECT_THROW_MESSAGE(make_image(options), Error, "level 99 is out of range");
+	options.level = 3;
+
+	options.output_dir = dir.path() / "one.img" / "out"; // under a regular file
+	EXPECT_THROW_MESSAGE(make_image(options), IoError, "cannot create output directory");
+	EXPECT_FALSE(std::filesystem::exists(dir.path() / "out" / "manifest"));
+}
+
+} // namespace
+} // namespace httpcloop

@@ -1,0 +1,264 @@
+#include "cache/cache_store.hpp"
+
+#include "cache/present_record.hpp"
+#include "util/bitmap.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <variant>
+
+namespace httpcloop {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kDataName[] = "data";
+constexpr char kRecordName[] = "present";
+constexpr char kRecordTempName[] = "present.tmp";
+constexpr char kLockName[] = "lock";
+
+void make_private_directory(const fs::path& path)
+{
+	if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+		throw_errno("cannot create cache directory " + path.string());
+	struct stat status{};
+	if (::stat(path.c_str(), &status) != 0)
+		throw_errno("cannot stat cache directory " + path.string());
+	if (!S_ISDIR(status.st_mode))
+		throw IoError("cache path " + path.string() + " exists and is not a directory");
+}
+
+UniqueFd take_lock(const fs::path& directory)
+{
+	UniqueFd fd = open_or_throw((directory / kLockName).string(), O_RDWR | O_CREAT, 0600);
+	if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			throw Error("cache " + directory.string() + " is in use by another httpcloop process");
+		throw_errno("cannot lock cache " + directory.string());
+	}
+	return fd;
+}
+
+// Reads a whole small file, at most `limit` bytes plus one, so an oversized file is
+// detected without reading all of it.
+std::vector<uint8_t> read_bounded(int fd, size_t limit, const std::string& what)
+{
+	std::vector<uint8_t> bytes(limit + 1);
+	bytes.resize(pread_full(fd, bytes, 0, what));
+	return bytes;
+}
+
+void fsync_or_throw(int fd, const std::string& what)
+{
+	if (::fsync(fd) != 0)
+		throw_errno("cannot sync " + what);
+}
+
+void fdatasync_or_throw(int fd, const std::string& what)
+{
+	if (::fdatasync(fd) != 0)
+		throw_errno("cannot sync " + what);
+}
+
+uint64_t count_bits(std::span<const uint8_t> bitmap)
+{
+	uint64_t count = 0;
+	for (uint8_t byte : bitmap)
+		count += static_cast<uint64_t>(std::popcount(byte));
+	return count;
+}
+
+} // namespace
+
+CacheStore::CacheStore(CacheStore&&) noexcept = default;
+CacheStore& CacheStore::operator=(CacheStore&&) noexcept = default;
+CacheStore::~CacheStore() = default;
+
+CacheStore CacheStore::open(const fs::path& cache_dir, const Manifest& manifest, const Sha256& manifest_id)
+{
+	std::error_code error;
+	fs::create_directories(cache_dir, error);
+	if (error)
+		throw IoError("cannot create cache directory " + cache_dir.string() + ": " + error.message());
+
+	CacheStore store;
+	store.directory_ = cache_dir / to_hex(manifest_id);
+	store.image_size_ = manifest.image_size;
+	store.block_size_ = manifest.block_size;
+	store.block_count_ = manifest.block_count();
+	make_private_directory(store.directory_);
+	// Lock before looking at anything else: another process may be mid-commit.
+	store.lock_fd_ = take_lock(store.directory_);
+
+	const std::string data_path = (store.directory_ / kDataName).string();
+	store.data_fd_ = open_or_throw(data_path, O_RDWR | O_CREAT, 0600);
+	struct stat status{};
+	if (::fstat(store.data_fd_.get(), &status) != 0)
+		throw_errno("cannot stat " + data_path);
+	if (!S_ISREG(status.st_mode))
+		throw IoError(data_path + " is not a regular file");
+	const bool data_size_matches = static_cast<uint64_t>(status.st_size) == manifest.image_size;
+
+	// The record must be reset before the data file is resized, or a crash in between
+	// would leave old bits describing zero-filled data.
+	store.load_or_reset_record(manifest, manifest_id, data_size_matches);
+	if (!data_size_matches && ::ftruncate(store.data_fd_.get(), static_cast<off_t>(manifest.image_size)) != 0)
+		throw_errno("cannot size " + data_path);
+
+	store.holes_.assign(present_record::bitmap_size(store.block_count_), 0);
+	store.present_ = store.durable_;
+	for (uint64_t index = 0; index < store.block_count_; ++index) {
+		if (manifest.blocks[index].is_hole()) {
+			set_bit(store.holes_, index);
+			set_bit(store.present_, index);
+		}
+	}
+	store.present_count_ = count_bits(store.present_);
+	return store;
+}
+
+void CacheStore::load_or_reset_record(const Manifest& manifest, const Sha256& manifest_id, bool data_size_matches)
+{
+	const PresentRecordIdentity identity{manifest.block_count(), manifest.block_size, manifest_id};
+	const fs::path record_path = directory_ / kRecordName;
+	UniqueFd fd(::open(record_path.c_str(), O_RDWR | O_CLOEXEC));
+	if (!fd && errno != ENOENT)
+		throw_errno("cannot open " + record_path.string());
+	if (fd) {
+		std::vector<uint8_t> bytes = read_bounded(fd.get(), present_record::file_size(identity.block_count),
+							  record_path.string());
+		auto decoded = present_record::decode(bytes, identity);
+		if (auto* bitmap = std::get_if<std::vector<uint8_t>>(&decoded)) {
+			if (data_size_matches) {
+				durable_ = std::move(*bitmap);
+				record_fd_ = std::move(fd);
+				return;
+			}
+			log_warning("cache " + directory_.string() + ": data file is not " +
+				    std::to_string(manifest.image_size) + " bytes; discarding the present record");
+		} else {
+			log_warning("cache " + directory_.string() + ": discarding present record (" +
+				    std::get<std::string>(decoded) + "); the cache starts empty");
+		}
+	}
+	write_fresh_record(manifest, manifest_id);
+}
+
+void CacheStore::write_fresh_record(const Manifest& manifest, const Sha256& manifest_id)
+{
+	const PresentRecordIdentity identity{manifest.block_count(), manifest.block_size, manifest_id};
+	durable_.assign(present_record::bitmap_size(identity.block_count), 0);
+	const std::vector<uint8_t> bytes = present_record::encode(identity, durable_);
+
+	// Replace atomically, so a crash leaves either the old record or the new empty one.
+	const fs::path temp_path = directory_ / kRecordTempName;
+	const fs::path record_path = directory_ / kRecordName;
+	UniqueFd temp = open_or_throw(temp_path.string(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	pwrite_all(temp.get(), bytes, 0, temp_path.string());
+	fsync_or_throw(temp.get(), temp_path.string());
+	if (::rename(temp_path.c_str(), record_path.c_str()) != 0)
+		throw_errno("cannot rename " + temp_path.string() + " to " + record_path.string());
+	UniqueFd directory = open_or_throw(directory_.string(), O_RDONLY | O_DIRECTORY);
+	fsync_or_throw(directory.get(), directory_.string());
+	record_fd_ = std::move(temp); // same inode, now under its final name
+}
+
+void CacheStore::check_index(uint64_t index) const
+{
+	if (index >= block_count_)
+		throw Error("block index " + std::to_string(index) + " is out of range (" +
+			    std::to_string(block_count_) + " blocks)");
+}
+
+bool CacheStore::is_present(uint64_t index) const
+{
+	check_index(index);
+	std::lock_guard lock(*mutex_);
+	return test_bit(present_, index);
+}
+
+uint64_t CacheStore::present_count() const
+{
+	std::lock_guard lock(*mutex_);
+	return present_count_;
+}
+
+size_t CacheStore::pending_commit() const
+{
+	std::lock_guard lock(*mutex_);
+	return pending_.size();
+}
+
+std::vector<uint8_t> CacheStore::present_bitmap() const
+{
+	std::lock_guard lock(*mutex_);
+	return present_;
+}
+
+void CacheStore::write_block(uint64_t index, std::span<const uint8_t> plain)
+{
+	check_index(index);
+	const uint64_t offset = index * block_size_;
+	const uint64_t plain_size = std::min<uint64_t>(block_size_, image_size_ - offset);
+	if (plain.size() != plain_size)
+		throw Error("cache: block " + std::to_string(index) + " has " + std::to_string(plain_size) +
+			    " bytes, got " + std::to_string(plain.size()));
+	if (test_bit(holes_, index)) // immutable after open, no lock needed
+		return;
+	pwrite_all(data_fd_.get(), plain, offset, (directory_ / kDataName).string());
+}
+
+void CacheStore::mark_written(uint64_t index)
+{
+	check_index(index);
+	std::lock_guard lock(*mutex_);
+	if (test_bit(present_, index))
+		return;
+	set_bit(present_, index);
+	++present_count_;
+	pending_.push_back(index);
+}
+
+void CacheStore::commit()
+{
+	std::vector<uint64_t> committing;
+	{
+		std::lock_guard lock(*mutex_);
+		committing.swap(pending_);
+	}
+	if (committing.empty())
+		return;
+
+	if (::fdatasync(data_fd_.get()) != 0) {
+		int saved_errno = errno;
+		std::lock_guard lock(*mutex_);
+		pending_.insert(pending_.end(), committing.begin(), committing.end());
+		throw_errno("cannot sync " + (directory_ / kDataName).string(), saved_errno);
+	}
+
+	{
+		std::lock_guard lock(*mutex_);
+		uint64_t first_byte = UINT64_MAX, last_byte = 0;
+		for (uint64_t index : committing) {
+			set_bit(durable_, index);
+			first_byte = std::min(first_byte, index / 8);
+			last_byte = std::max(last_byte, index / 8);
+		}
+		// Bits are only ever set, and durable_ holds only synced blocks, so rewriting the
+		// whole dirty byte range in place is safe.
+		std::span<const uint8_t> dirty(durable_.data() + first_byte, last_byte - first_byte + 1);
+		pwrite_all(record_fd_.get(), dirty, present_record::kHeaderSize + first_byte,
+			   (directory_ / kRecordName).string());
+	}
+	fdatasync_or_throw(record_fd_.get(), (directory_ / kRecordName).string());
+}
+
+} // namespace httpcloop

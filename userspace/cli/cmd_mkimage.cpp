@@ -1,0 +1,105 @@
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/progress_line.hpp"
+#include "image/mkimage.hpp"
+#include "util/human_size.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace httpcloop::cli {
+
+const std::string_view mkimage_help =
+	"Usage: httpcloop mkimage [OPTIONS] SRC OUTDIR\n"
+	"\n"
+	"Build a published image from SRC (a file or a block device): OUTDIR/manifest plus\n"
+	"one file per unique stored block under OUTDIR/blocks/. Copy OUTDIR to any static\n"
+	"HTTP server. Block files already in OUTDIR are reused, so several images (or\n"
+	"versions of one) can share a directory and its storage.\n"
+	"\n"
+	"Options:\n"
+	"  -b, --block-size SIZE  block size, a power of two from 64K to 4M (default 256K)\n"
+	"  -c, --codec CODEC      zstd (default) or zlib\n"
+	"  -l, --level N          compression level (default 3 for zstd, 6 for zlib;\n"
+	"                         zstd 1..22, zlib 1..9)\n"
+	"  -j, --threads N        encoder threads (default: one per core)\n"
+	"  -h, --help             show this help\n";
+
+namespace {
+
+void print_summary(const MkimageResult& result, double seconds)
+{
+	const ImageStats& stats = result.stats;
+	const uint64_t image_size = result.manifest.image_size;
+	std::printf("mkimage: %llu blocks (%s), %llu holes, %llu unique stored blocks (%llu new), "
+		    "%s stored, ratio %.2f, %.1f MB/s\n",
+		    static_cast<unsigned long long>(stats.blocks), format_bytes(image_size).c_str(),
+		    static_cast<unsigned long long>(stats.holes),
+		    static_cast<unsigned long long>(stats.unique_stored_blocks),
+		    static_cast<unsigned long long>(result.new_block_files), format_bytes(stats.unique_stored_bytes).c_str(),
+		    stats.compression_ratio(image_size), seconds > 0 ? static_cast<double>(image_size) / 1e6 / seconds : 0.0);
+	std::printf("image id: %s\n", to_hex(result.manifest_id).c_str());
+}
+
+} // namespace
+
+int run_mkimage(int argc, char** argv)
+{
+	static const option long_options[] = {
+		{"block-size", required_argument, nullptr, 'b'},
+		{"codec", required_argument, nullptr, 'c'},
+		{"level", required_argument, nullptr, 'l'},
+		{"threads", required_argument, nullptr, 'j'},
+		{"help", no_argument, nullptr, 'h'},
+		{nullptr, 0, nullptr, 0},
+	};
+	MkimageOptions options;
+	std::optional<std::string> level_text;
+	std::optional<int> first_operand =
+		parse_options(argc, argv, "b:c:l:j:h", long_options, mkimage_help, [&](int value, const char* argument) {
+			switch (value) {
+			case 'b': {
+				uint64_t size = parse_size(argument, "block size");
+				if (!Manifest::is_valid_block_size(size))
+					throw UsageError("block size " + std::string(argument) +
+							 " is not a power of two from 64K to 4M");
+				options.block_size = static_cast<uint32_t>(size);
+				break;
+			}
+			case 'c': {
+				std::optional<Codec> codec = codec_from_name(argument);
+				if (!codec)
+					throw UsageError("unknown codec '" + std::string(argument) + "' (use zstd or zlib)");
+				options.codec = *codec;
+				break;
+			}
+			case 'l':
+				level_text = argument; // checked once the codec is known
+				break;
+			case 'j':
+				options.threads = static_cast<unsigned>(parse_integer(argument, 1, 256, "thread count"));
+				break;
+			}
+		});
+	if (!first_operand)
+		return kExitOk;
+	if (argc - *first_operand != 2)
+		throw UsageError("expected SRC and OUTDIR, got " + std::to_string(argc - *first_operand) + " operands");
+	options.source = argv[*first_operand];
+	options.output_dir = argv[*first_operand + 1];
+	options.level = level_text ? static_cast<int>(parse_integer(*level_text, min_level(options.codec),
+									 max_level(options.codec),
+									 std::string(codec_name(options.codec)) + " level"))
+				   : default_level(options.codec);
+
+	ProgressLine progress("mkimage");
+	const auto start = std::chrono::steady_clock::now();
+	MkimageResult result = make_image(options, [&](const MkimageProgress& state) {
+		progress.update(state.bytes_read, state.total_bytes);
+	});
+	progress.finish();
+	print_summary(result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+	return kExitOk;
+}
+
+} // namespace httpcloop::cli

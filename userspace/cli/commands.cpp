@@ -1,0 +1,36 @@
+#include "cli/commands.hpp"
+
+#include <array>
+
+namespace httpcloop::cli {
+
+namespace {
+
+const std::array kCommands = {
+	Command{"mkimage", "build a published image (manifest + block files) from a file or block device",
+		mkimage_help, run_mkimage},
+	Command{"info", "show what an image's manifest says (size, codec, blocks, dedup, image id)", info_help,
+		run_info},
+	Command{"attach", "attach an image published over HTTP as /dev/httpcloopN (starts its daemon)",
+		attach_help, run_attach},
+	Command{"detach", "remove a device and stop its daemon", detach_help, run_detach},
+	Command{"status", "show devices: cache, blocks and bytes fetched, errors", status_help, run_status},
+	// verify and mount-fuse go here.
+};
+
+} // namespace
+
+std::span<const Command> commands()
+{
+	return kCommands;
+}
+
+const Command* find_command(std::string_view name)
+{
+	for (const Command& command : kCommands)
+		if (command.name == name)
+			return &command;
+	return nullptr;
+}
+
+} // namespace httpcloop::cli

@@ -1,0 +1,32 @@
+#pragma once
+// The subcommand table of the `httpcloop` program.
+
+#include <span>
+#include <string_view>
+
+namespace httpcloop::cli {
+
+struct Command {
+	std::string_view name;
+	std::string_view summary; // one line for `httpcloop --help`
+	std::string_view help;    // full text for `httpcloop help CMD` and `CMD --help`
+	// argv[0] is the command name; returns the process exit status.
+	int (*run)(int argc, char** argv);
+};
+
+std::span<const Command> commands();
+const Command* find_command(std::string_view name);
+
+// One per file, cli/cmd_<name>.cpp.
+int run_mkimage(int argc, char** argv);
+extern const std::string_view mkimage_help;
+int run_info(int argc, char** argv);
+extern const std::string_view info_help;
+int run_attach(int argc, char** argv);
+extern const std::string_view attach_help;
+int run_detach(int argc, char** argv);
+extern const std::string_view detach_help;
+int run_status(int argc, char** argv);
+extern const std::string_view status_help;
+
+} // namespace httpcloop::cli

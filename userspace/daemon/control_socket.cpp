@@ -1,0 +1,112 @@
+#include "daemon/control_socket.hpp"
+
+#include "util/error.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace httpcloop {
+
+namespace {
+
+constexpr const char* kRunDirectory = "/run/httpcloop";
+constexpr int kClientTimeoutMs = 2000;
+constexpr size_t kMaxMessage = 64 * 1024;
+
+sockaddr_un socket_address(const std::filesystem::path& path)
+{
+	sockaddr_un address{};
+	address.sun_family = AF_UNIX;
+	if (path.native().size() >= sizeof(address.sun_path))
+		throw IoError("control socket path too long: " + path.native());
+	std::strcpy(address.sun_path, path.c_str());
+	return address;
+}
+
+bool wait_readable(int fd, int timeout_ms)
+{
+	pollfd pfd{fd, POLLIN, 0};
+	int ready;
+	do {
+		ready = poll(&pfd, 1, timeout_ms);
+	} while (ready < 0 && errno == EINTR);
+	return ready > 0;
+}
+
+} // namespace
+
+std::filesystem::path control_socket_path(uint32_t device_index)
+{
+	return std::filesystem::path(kRunDirectory) / ("httpcloop" + std::to_string(device_index) + ".sock");
+}
+
+ControlServer ControlServer::listen(std::filesystem::path path)
+{
+	if (mkdir(kRunDirectory, 0700) != 0 && errno != EEXIST)
+		throw_errno(std::string("cannot create ") + kRunDirectory);
+	ControlServer server;
+	server.listen_fd_ = UniqueFd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+	if (!server.listen_fd_)
+		throw_errno("control socket");
+	sockaddr_un address = socket_address(path);
+	unlink(path.c_str()); // a previous daemon for this device is gone (the kernel gave us its index)
+	if (bind(server.listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
+		throw_errno("cannot bind " + path.native());
+	chmod(path.c_str(), 0600);
+	if (::listen(server.listen_fd_.get(), 8) != 0)
+		throw_errno("cannot listen on " + path.native());
+	server.path_ = std::move(path);
+	return server;
+}
+
+ControlServer::~ControlServer()
+{
+	if (listen_fd_)
+		unlink(path_.c_str());
+}
+
+void ControlServer::serve_one(const std::function<std::string(std::string_view)>& handler)
+{
+	UniqueFd client(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+	if (!client || !wait_readable(client.get(), kClientTimeoutMs))
+		return;
+	std::string request(kMaxMessage, '\0');
+	ssize_t n = recv(client.get(), request.data(), request.size(), 0);
+	if (n <= 0)
+		return;
+	request.resize(static_cast<size_t>(n));
+	std::string reply = handler(request);
+	send(client.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+}
+
+std::optional<std::string> control_request(const std::filesystem::path& path, std::string_view request)
+{
+	UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	if (!fd)
+		throw_errno("control socket");
+	sockaddr_un address = socket_address(path);
+	if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			return std::nullopt;
+		throw_errno("cannot reach the daemon at " + path.native());
+	}
+	if (send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0)
+		throw_errno("cannot talk to the daemon at " + path.native());
+	// A detach waits for the kernel to remove the device: allow for it.
+	if (!wait_readable(fd.get(), 60'000))
+		throw IoError("the daemon at " + path.native() + " did not answer");
+	std::string reply(kMaxMessage, '\0');
+	ssize_t n = recv(fd.get(), reply.data(), reply.size(), 0);
+	if (n < 0)
+		throw_errno("cannot read the daemon's answer");
+	reply.resize(static_cast<size_t>(n));
+	return reply;
+}
+
+} // namespace httpcloop

@@ -1,0 +1,42 @@
+#pragma once
+// The local control channel of a running daemon: a root-only SOCK_SEQPACKET
+// socket at /run/httpcloop/httpcloopN.sock. One request message ("status",
+// "detach"), one reply message of "key=value" lines; `httpcloop status` and
+// `httpcloop detach` are its clients.
+
+#include "util/fd.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace httpcloop {
+
+std::filesystem::path control_socket_path(uint32_t device_index);
+
+class ControlServer {
+public:
+	// Creates /run/httpcloop (0700) and listens at `path`, replacing a stale socket.
+	static ControlServer listen(std::filesystem::path path);
+	ControlServer(ControlServer&&) noexcept = default;
+	ControlServer& operator=(ControlServer&&) noexcept = default;
+	~ControlServer();
+
+	int fd() const { return listen_fd_.get(); }
+	// Accepts one waiting client and answers its request with `handler`'s reply. A
+	// client that sends nothing within a short time is dropped.
+	void serve_one(const std::function<std::string(std::string_view request)>& handler);
+
+private:
+	ControlServer() = default;
+	std::filesystem::path path_;
+	UniqueFd listen_fd_;
+};
+
+// Sends `request` to the daemon listening at `path` and returns its reply; nullopt when
+// no daemon listens there. Throws IoError for anything else.
+std::optional<std::string> control_request(const std::filesystem::path& path, std::string_view request);
+
+} // namespace httpcloop

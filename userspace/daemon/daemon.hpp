@@ -1,0 +1,31 @@
+#pragma once
+// `httpcloop attach`: the daemon that serves one image to the kernel.
+//
+// It loads and verifies the manifest, opens the image's cache, adds the device
+// (handing the kernel the cache file and the present-block bitmap), then runs
+// one event loop: FETCH from the kernel -> download (libcurl multi) -> verify
+// and decompress on a worker -> write to the cache file -> BLOCK_READY.
+// Written blocks are made durable and recorded in batches.
+
+#include "fetch/block_fetcher.hpp"
+
+#include <filesystem>
+#include <string>
+
+namespace httpcloop {
+
+struct AttachOptions {
+	std::string url;
+	std::filesystem::path cache_dir = "/var/cache/httpcloop";
+	bool foreground = false;
+	bool lock_memory = true; // mlockall and friends; off only for tests without privileges
+	unsigned max_attempts = 4;
+	FetchOptions fetch;
+};
+
+// Runs the daemon. In the background (the default) the calling process returns as soon
+// as the device exists, after printing its path; the daemon goes on in a child.
+// Returns the process exit status.
+int run_attach(const AttachOptions& options);
+
+} // namespace httpcloop

@@ -1,0 +1,70 @@
+#include "daemon/decode_pool.hpp"
+
+#include "format/block_codec.hpp"
+#include "util/error.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace httpcloop {
+
+namespace {
+// Jobs waiting for a worker. The event loop never has more blocks in flight than
+// transfers, so this only bounds a burst; a full queue briefly blocks the loop.
+constexpr size_t kQueueCapacity = 256;
+} // namespace
+
+DecodePool::DecodePool(const Manifest& manifest, CacheStore& cache, unsigned threads)
+	: manifest_(manifest), cache_(cache), jobs_(kQueueCapacity),
+	  notify_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
+{
+	if (!notify_fd_)
+		throw_errno("eventfd");
+	for (unsigned i = 0; i < std::max(threads, 1u); i++)
+		workers_.emplace_back([this] { work(); });
+}
+
+DecodePool::~DecodePool()
+{
+	jobs_.close();
+	workers_.clear(); // joins
+}
+
+void DecodePool::submit(DecodeJob job)
+{
+	jobs_.push(std::move(job));
+}
+
+void DecodePool::work()
+{
+	// One block-sized buffer per worker, allocated up front: the daemon must not need
+	// new memory to make progress when the system is short of it.
+	std::vector<uint8_t> plain(manifest_.block_size);
+	while (std::optional<DecodeJob> job = jobs_.pop()) {
+		DecodeResult result{job->block, false, {}};
+		try {
+			std::span<uint8_t> out(plain.data(), manifest_.plain_size(job->block));
+			decode_block(manifest_, job->block, job->stored, out);
+			cache_.write_block(job->block, out);
+			result.ok = true;
+		} catch (const std::exception& e) {
+			result.error = e.what();
+		}
+		{
+			std::lock_guard lock(results_mutex_);
+			results_.push_back(std::move(result));
+		}
+		uint64_t one = 1;
+		[[maybe_unused]] ssize_t n = write(notify_fd_.get(), &one, sizeof(one));
+	}
+}
+
+std::vector<DecodeResult> DecodePool::collect()
+{
+	uint64_t count;
+	[[maybe_unused]] ssize_t n = read(notify_fd_.get(), &count, sizeof(count));
+	std::lock_guard lock(results_mutex_);
+	return std::exchange(results_, {});
+}
+
+} // namespace httpcloop

@@ -1,0 +1,55 @@
+#pragma once
+// Verifies, decompresses and writes downloaded blocks on worker threads, so the
+// event loop keeps driving transfers while the other core does the hashing and
+// inflating. Results come back through an eventfd that sits in the loop's poll set.
+
+#include "cache/cache_store.hpp"
+#include "format/manifest.hpp"
+#include "util/bounded_queue.hpp"
+#include "util/fd.hpp"
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace httpcloop {
+
+struct DecodeJob {
+	uint64_t block = 0;
+	std::vector<uint8_t> stored;
+};
+
+struct DecodeResult {
+	uint64_t block = 0;
+	bool ok = false;
+	std::string error;
+};
+
+class DecodePool {
+public:
+	// `manifest` and `cache` must outlive the pool.
+	DecodePool(const Manifest& manifest, CacheStore& cache, unsigned threads);
+	~DecodePool();
+	DecodePool(const DecodePool&) = delete;
+	DecodePool& operator=(const DecodePool&) = delete;
+
+	void submit(DecodeJob job);
+	// Readable while results are waiting.
+	int notify_fd() const { return notify_fd_.get(); }
+	std::vector<DecodeResult> collect();
+
+private:
+	void work();
+
+	const Manifest& manifest_;
+	CacheStore& cache_;
+	BoundedQueue<DecodeJob> jobs_;
+	UniqueFd notify_fd_;
+	std::mutex results_mutex_;
+	std::vector<DecodeResult> results_;
+	std::vector<std::jthread> workers_;
+};
+
+} // namespace httpcloop
