@@ -69,7 +69,7 @@ start=$SECONDS
 	fi
 ) &
 reader=$!
-wait_until 10 test "$(cat /sys/block/httpcloop0/httpcloop/parked)" -ge 1
+wait_until 10 grep -qv '^0$' /sys/block/httpcloop0/httpcloop/parked
 kill -KILL "$pid"
 wait "$reader"
 elapsed=$((SECONDS - start))
