@@ -1,35 +1,20 @@
 #include "fetch/http_get.hpp"
 
+#include "fetch/curl_handle.hpp"
+
 #include "format/manifest.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <memory>
-#include <mutex>
 #include <sys/stat.h>
 
 namespace httpcloop {
 
 namespace {
-
-struct CurlEasyDeleter {
-	void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-
-void ensure_curl_initialised()
-{
-	// curl_global_init is not thread-safe on older libcurl; do it once.
-	static std::once_flag once;
-	static CURLcode result = CURLE_OK;
-	std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-	if (result != CURLE_OK)
-		throw HttpError(std::string("cannot initialise libcurl: ") + curl_easy_strerror(result));
-}
 
 struct Download {
 	std::vector<uint8_t> body;
@@ -47,14 +32,6 @@ size_t append_body(char* data, size_t size, size_t count, void* user)
 	}
 	download->body.insert(download->body.end(), data, data + length);
 	return length;
-}
-
-template <typename Value>
-void set_option(CURL* handle, CURLoption option, Value value)
-{
-	CURLcode result = curl_easy_setopt(handle, option, value);
-	if (result != CURLE_OK)
-		throw HttpError(std::string("libcurl: cannot set an option: ") + curl_easy_strerror(result));
 }
 
 bool starts_with_case_insensitive(std::string_view text, std::string_view prefix)
@@ -104,22 +81,22 @@ std::vector<uint8_t> http_get(const std::string& url, size_t max_bytes)
 	download.max_bytes = max_bytes;
 	char error_buffer[CURL_ERROR_SIZE] = "";
 
-	set_option(curl, CURLOPT_URL, url.c_str());
-	set_option(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	set_option(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	set_option(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	set_option(curl, CURLOPT_MAXREDIRS, 3L);
-	set_option(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	set_curl_option(curl, CURLOPT_URL, url.c_str());
+	set_curl_option(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	set_curl_option(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	set_curl_option(curl, CURLOPT_FOLLOWLOCATION, 1L);
+	set_curl_option(curl, CURLOPT_MAXREDIRS, 3L);
+	set_curl_option(curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	// Abort a transfer that stalls below 1 KiB/s for 30 s instead of hanging forever.
-	set_option(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	set_option(curl, CURLOPT_LOW_SPEED_TIME, 30L);
-	set_option(curl, CURLOPT_NOSIGNAL, 1L);
-	set_option(curl, CURLOPT_FAILONERROR, 0L); // we report the status ourselves
-	set_option(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_bytes));
-	set_option(curl, CURLOPT_ERRORBUFFER, error_buffer);
-	set_option(curl, CURLOPT_WRITEFUNCTION, append_body);
-	set_option(curl, CURLOPT_WRITEDATA, &download);
-	set_option(curl, CURLOPT_USERAGENT, "httpcloop");
+	set_curl_option(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	set_curl_option(curl, CURLOPT_LOW_SPEED_TIME, 30L);
+	set_curl_option(curl, CURLOPT_NOSIGNAL, 1L);
+	set_curl_option(curl, CURLOPT_FAILONERROR, 0L); // we report the status ourselves
+	set_curl_option(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_bytes));
+	set_curl_option(curl, CURLOPT_ERRORBUFFER, error_buffer);
+	set_curl_option(curl, CURLOPT_WRITEFUNCTION, append_body);
+	set_curl_option(curl, CURLOPT_WRITEDATA, &download);
+	set_curl_option(curl, CURLOPT_USERAGENT, "httpcloop");
 
 	CURLcode result = curl_easy_perform(curl);
 	if (download.too_large || result == CURLE_FILESIZE_EXCEEDED)
