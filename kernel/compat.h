@@ -20,6 +20,7 @@
  */
 static inline struct gendisk *hcl_compat_alloc_disk(struct blk_mq_tag_set *set,
 						    unsigned int block_size,
+						    unsigned int max_io_bytes,
 						    void *queuedata)
 {
 	struct gendisk *disk;
@@ -28,8 +29,7 @@ static inline struct gendisk *hcl_compat_alloc_disk(struct blk_mq_tag_set *set,
 		.logical_block_size	= SECTOR_SIZE,
 		.physical_block_size	= PAGE_SIZE,
 		.io_min			= block_size,
-		.max_hw_sectors		= block_size >> SECTOR_SHIFT,
-		.chunk_sectors		= block_size >> SECTOR_SHIFT,
+		.max_hw_sectors		= max_io_bytes >> SECTOR_SHIFT,
 	};
 
 	/* 6.11: no BLK_FEAT_ROTATIONAL or BLK_FEAT_ADD_RANDOM: an SSD-like disk. */
@@ -41,8 +41,7 @@ static inline struct gendisk *hcl_compat_alloc_disk(struct blk_mq_tag_set *set,
 	blk_queue_logical_block_size(disk->queue, SECTOR_SIZE);
 	blk_queue_physical_block_size(disk->queue, PAGE_SIZE);
 	blk_queue_io_min(disk->queue, block_size);
-	blk_queue_max_hw_sectors(disk->queue, block_size >> SECTOR_SHIFT);
-	blk_queue_chunk_sectors(disk->queue, block_size >> SECTOR_SHIFT);
+	blk_queue_max_hw_sectors(disk->queue, max_io_bytes >> SECTOR_SHIFT);
 #endif
 #ifndef HAVE_QUEUE_LIMITS_FEATURES
 	if (!IS_ERR(disk)) {

@@ -23,6 +23,11 @@
 /* Bounds the bitmaps: 2^28 blocks is 16 TiB of 64 KiB blocks, 64 MiB of bits. */
 #define HCL_MAX_BLOCKS		(1ULL << 28)
 #define HCL_QUEUE_DEPTH		128
+/*
+ * Largest request: a request may span several blocks, so that a large read
+ * costs one cache-file read rather than one per block.
+ */
+#define HCL_MAX_IO_BYTES	(1024 * 1024)
 #define HCL_INLINE_BVECS	16
 #define HCL_FETCH_BATCH		32
 /* Retry delay when the daemon's socket buffer is full. */
@@ -128,6 +133,7 @@ static void hcl_cmd_work(struct work_struct *work)
 		return;
 	}
 	cmd->wait_block = missing;
+	cmd->last_block = last;
 	cmd->parked = true;
 	list_add_tail(&cmd->park_node, &dev->parked);
 	dev->nr_parked++;
@@ -163,6 +169,7 @@ static void hcl_fetch_work(struct work_struct *work)
 					      struct hcl_device, fetch_work);
 	u64 blocks[HCL_FETCH_BATCH];
 	struct hcl_cmd *cmd;
+	u64 b;
 	unsigned int n, i;
 	u32 portid;
 	int err;
@@ -171,13 +178,18 @@ static void hcl_fetch_work(struct work_struct *work)
 		n = 0;
 		spin_lock(&dev->lock);
 		portid = dev->owner_portid;
+		/* Every missing block of a parked request is asked for at once. */
 		list_for_each_entry(cmd, &dev->parked, park_node) {
-			if (!portid || n == HCL_FETCH_BATCH)
-				break;
-			if (test_and_set_bit(cmd->wait_block, dev->fetching))
-				continue;
-			blocks[n++] = cmd->wait_block;
+			for (b = cmd->wait_block; b <= cmd->last_block; b++) {
+				if (!portid || n == HCL_FETCH_BATCH)
+					goto send;
+				if (test_bit(b, dev->present) ||
+				    test_and_set_bit(b, dev->fetching))
+					continue;
+				blocks[n++] = b;
+			}
 		}
+send:
 		spin_unlock(&dev->lock);
 
 		for (i = 0; i < n; i++) {
@@ -472,7 +484,8 @@ struct hcl_device *hcl_dev_create(u64 image_size, u32 block_size,
 	if (err)
 		goto out_free_index;
 
-	disk = hcl_compat_alloc_disk(&dev->tag_set, block_size, dev);
+	disk = hcl_compat_alloc_disk(&dev->tag_set, block_size,
+				     max_t(u32, block_size, HCL_MAX_IO_BYTES), dev);
 	if (IS_ERR(disk)) {
 		err = PTR_ERR(disk);
 		goto out_free_tag_set;

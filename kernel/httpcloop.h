@@ -73,7 +73,8 @@ struct hcl_cmd {
 	struct work_struct work;
 	struct hcl_device *dev;
 	struct list_head park_node;
-	u64 wait_block;			/* block the parked request waits for */
+	u64 wait_block;			/* first missing block of a parked request */
+	u64 last_block;			/* last block the request touches */
 	bool parked;
 	blk_status_t status;
 };

@@ -165,8 +165,8 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 				}
 				online_ = true;
 				control_.emplace(ControlServer::listen(control_socket_path(index_)));
-				log_info("serving " + options_.url + " as " + device);
 				on_online(true, device);
+				log_info("serving " + options_.url + " as " + device);
 				return;
 			}
 			on_kernel_event(event);
