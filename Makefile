@@ -11,7 +11,7 @@ BUILD_TYPE ?= RelWithDebInfo
 USERSPACE_BUILD := build/userspace
 JOBS ?= $(shell nproc)
 
-.PHONY: all module userspace deps test unit-test vm-test demo clean
+.PHONY: all module userspace deps test unit-test vm-test demo bench clean
 
 all: module userspace
 
@@ -44,3 +44,6 @@ demo:
 clean:
 	-$(MAKE) -C kernel KDIR=$(KDIR) clean
 	rm -rf build
+
+bench: all
+	scripts/vm-run --timeout 900 --env HTTPCLOOP_SRC=$(CURDIR) -- bash $(CURDIR)/bench/read-throughput-guest.sh
