@@ -59,19 +59,21 @@ static inline struct gendisk *hcl_compat_alloc_disk(struct blk_mq_tag_set *set,
 #define HCL_TIMEOUT_ARGS struct request *rq, bool reserved
 #endif
 
-/* 6.5: block_device_operations.open takes the gendisk and a blk_mode_t. */
+/*
+ * 6.5: block_device_operations.open takes the gendisk and a blk_mode_t;
+ * before, the block_device and an fmode_t. HCL_OPEN_DISK is the gendisk.
+ */
 #ifdef HAVE_BDOPS_OPEN_GENDISK
-#define HCL_DEFINE_BDOPS_OPEN(name, fn)					\
-	static int name(struct gendisk *disk, blk_mode_t mode)		\
-	{								\
-		return fn(disk);					\
-	}
+#define HCL_OPEN_ARGS struct gendisk *disk, blk_mode_t mode
+#define HCL_OPEN_DISK disk
 #else
-#define HCL_DEFINE_BDOPS_OPEN(name, fn)					\
-	static int name(struct block_device *bdev, fmode_t mode)	\
-	{								\
-		return fn(bdev->bd_disk);				\
-	}
+#define HCL_OPEN_ARGS struct block_device *bdev, fmode_t mode
+#define HCL_OPEN_DISK (bdev->bd_disk)
+#endif
+
+/* 6.14 removed BLK_MQ_F_SHOULD_MERGE: every queue merges bios unless told not to. */
+#ifndef HAVE_BLK_MQ_F_SHOULD_MERGE
+#define BLK_MQ_F_SHOULD_MERGE 0
 #endif
 
 /* 5.19 added disk_openers(); before, the whole-disk bdev held the count. */

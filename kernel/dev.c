@@ -21,7 +21,7 @@
 #include "httpcloop.h"
 
 /* Bounds the bitmaps: 2^28 blocks is 16 TiB of 64 KiB blocks, 64 MiB of bits. */
-#define HCL_MAX_BLOCKS		(1ULL << 28)
+#define HCL_MAX_BLOCKS		BIT_ULL(28)
 #define HCL_QUEUE_DEPTH		128
 /*
  * Largest request: a request may span several blocks, so that a large read
@@ -389,14 +389,12 @@ static const struct blk_mq_ops hcl_mq_ops = {
 };
 
 /* Called with disk->open_mutex held, as is the state change to REMOVING. */
-static int hcl_open_disk(struct gendisk *disk)
+static int hcl_open(HCL_OPEN_ARGS)
 {
-	struct hcl_device *dev = disk->private_data;
+	struct hcl_device *dev = HCL_OPEN_DISK->private_data;
 
 	return READ_ONCE(dev->state) == HCL_LIVE ? 0 : -ENXIO;
 }
-
-HCL_DEFINE_BDOPS_OPEN(hcl_open, hcl_open_disk)
 
 static const struct block_device_operations hcl_fops = {
 	.owner	= THIS_MODULE,

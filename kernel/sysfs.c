@@ -24,9 +24,6 @@ static ssize_t name##_show(struct device *d,				\
 }									\
 static DEVICE_ATTR_RO(name)
 
-#define HCL_STAT_ATTR(name)						\
-	HCL_ATTR(name, "%lld", (long long)atomic64_read(&dev->stats.name))
-
 HCL_ATTR(image_size, "%llu", dev->image_size);
 HCL_ATTR(block_size, "%u", dev->block_size);
 HCL_ATTR(blocks_total, "%llu", dev->nr_blocks);
@@ -34,12 +31,12 @@ HCL_ATTR(blocks_present, "%llu", READ_ONCE(dev->present_count));
 HCL_ATTR(parked, "%u", READ_ONCE(dev->nr_parked));
 HCL_ATTR(daemon_pid, "%d", dev->daemon_pid);
 HCL_ATTR(daemon_alive, "%d", READ_ONCE(dev->owner_portid) != 0);
-HCL_STAT_ATTR(cache_reads);
-HCL_STAT_ATTR(misses);
-HCL_STAT_ATTR(fetches_sent);
-HCL_STAT_ATTR(blocks_ready);
-HCL_STAT_ATTR(blocks_failed);
-HCL_STAT_ATTR(io_errors);
+HCL_ATTR(cache_reads, "%lld", atomic64_read(&dev->stats.cache_reads));
+HCL_ATTR(misses, "%lld", atomic64_read(&dev->stats.misses));
+HCL_ATTR(fetches_sent, "%lld", atomic64_read(&dev->stats.fetches_sent));
+HCL_ATTR(blocks_ready, "%lld", atomic64_read(&dev->stats.blocks_ready));
+HCL_ATTR(blocks_failed, "%lld", atomic64_read(&dev->stats.blocks_failed));
+HCL_ATTR(io_errors, "%lld", atomic64_read(&dev->stats.io_errors));
 
 static struct attribute *hcl_attrs[] = {
 	&dev_attr_image_size.attr,

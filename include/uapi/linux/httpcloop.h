@@ -82,6 +82,7 @@ enum httpcloop_attr {
 	HTTPCLOOP_ATTR_DAEMON_PID,	/* u32: informational, shown in sysfs */
 	__HTTPCLOOP_ATTR_MAX,
 };
+
 #define HTTPCLOOP_ATTR_MAX (__HTTPCLOOP_ATTR_MAX - 1)
 
 enum httpcloop_cmd {
@@ -95,6 +96,7 @@ enum httpcloop_cmd {
 	HTTPCLOOP_CMD_BLOCK_FAILED,
 	__HTTPCLOOP_CMD_MAX,
 };
+
 #define HTTPCLOOP_CMD_MAX (__HTTPCLOOP_CMD_MAX - 1)
 
 #endif /* _UAPI_LINUX_HTTPCLOOP_H */

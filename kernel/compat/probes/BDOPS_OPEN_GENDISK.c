@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* 6.5: block_device_operations.open takes (struct gendisk *, blk_mode_t). */
 #include <linux/blkdev.h>
 

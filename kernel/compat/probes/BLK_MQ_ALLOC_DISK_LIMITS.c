@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* 6.9: blk_mq_alloc_disk() takes the queue_limits to start with. */
 #include <linux/blk-mq.h>
 

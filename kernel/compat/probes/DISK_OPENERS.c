@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* 5.19: disk_openers() counts the openers of a whole disk. */
 #include <linux/blkdev.h>
 

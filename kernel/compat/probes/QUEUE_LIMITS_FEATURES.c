@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* 6.11: queue feature flags (rotational, add_random, ...) live in queue_limits. */
 #include <linux/blkdev.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* 5.19: blk_mq_ops.timeout lost its "reserved" argument. */
 #include <linux/blk-mq.h>
 
