@@ -1,5 +1,6 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/trust_options.hpp"
 #include "daemon/daemon.hpp"
 
 namespace httpcloop::cli {
@@ -20,6 +21,9 @@ const std::string_view attach_help =
 	"  --attempts N       tries per block before its reads fail with EIO (default 4)\n"
 	"  --timeout SECONDS  limit for one block transfer (default 60)\n"
 	"  --no-mlock         do not lock the daemon in memory\n"
+	"  --pubkey FILE      refuse the manifest unless manifest.sig verifies with this\n"
+	"                     Ed25519 public key (PEM, from `httpcloop keygen`)\n"
+	"  --sha256 HEX       refuse the manifest unless its SHA-256 is HEX (also URL#sha256=HEX)\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"SIGTERM detaches (unless the device is mounted); see also `httpcloop detach`.\n";
@@ -34,6 +38,8 @@ int run_attach(int argc, char** argv)
 		{"attempts", required_argument, nullptr, kAttempts},
 		{"timeout", required_argument, nullptr, kTimeout},
 		{"no-mlock", no_argument, nullptr, kNoMlock},
+		{"pubkey", required_argument, nullptr, kOptionPubkey},
+		{"sha256", required_argument, nullptr, kOptionSha256},
 		{"help", no_argument, nullptr, 'h'},
 		{nullptr, 0, nullptr, 0},
 	};
@@ -51,6 +57,7 @@ int run_attach(int argc, char** argv)
 				break;
 			case kTimeout: options.fetch.transfer_timeout_s = parse_integer(argument, 1, 3600, "--timeout"); break;
 			case kNoMlock: options.lock_memory = false; break;
+			default: apply_trust_option(value, argument, options.trust); break;
 			}
 		});
 	if (!first_operand)

@@ -1,5 +1,7 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/trust_options.hpp"
+#include "trust/load_verified.hpp"
 #include "fetch/http_get.hpp"
 #include "format/manifest.hpp"
 #include "image/image_stats.hpp"
@@ -18,8 +20,11 @@ const std::string_view info_help =
 	"compression ratio and the image id (SHA-256 of the manifest).\n"
 	"\n"
 	"Options:\n"
-	"  --json      print one JSON object instead, for scripts\n"
-	"  -h, --help  show this help\n";
+	"  --json             print one JSON object instead, for scripts\n"
+	"  --pubkey FILE      refuse the manifest unless manifest.sig verifies with this\n"
+	"                     Ed25519 public key (PEM, from `httpcloop keygen`)\n"
+	"  --sha256 HEX       refuse the manifest unless its SHA-256 is HEX (also URL#sha256=HEX)\n"
+	"  -h, --help         show this help\n";
 
 namespace {
 
@@ -72,23 +77,28 @@ int run_info(int argc, char** argv)
 {
 	static const option long_options[] = {
 		{"json", no_argument, nullptr, 'J'},
+		{"pubkey", required_argument, nullptr, kOptionPubkey},
+		{"sha256", required_argument, nullptr, kOptionSha256},
 		{"help", no_argument, nullptr, 'h'},
 		{nullptr, 0, nullptr, 0},
 	};
 	bool json = false;
+	TrustOptions trust;
 	std::optional<int> first_operand =
-		parse_options(argc, argv, "h", long_options, info_help, [&](int value, const char*) {
+		parse_options(argc, argv, "h", long_options, info_help, [&](int value, const char* argument) {
 			if (value == 'J')
 				json = true;
+			else
+				apply_trust_option(value, argument, trust);
 		});
 	if (!first_operand)
 		return kExitOk;
 	if (argc - *first_operand != 1)
 		throw UsageError("expected one URL or directory, got " + std::to_string(argc - *first_operand) + " operands");
 
-	const std::vector<uint8_t> bytes = load_manifest_bytes(argv[*first_operand]);
-	const Manifest manifest = Manifest::parse(bytes);
-	const Sha256 image_id = sha256(bytes);
+	const VerifiedManifest verified = load_verified_manifest(argv[*first_operand], trust);
+	const Manifest manifest = Manifest::parse(verified.bytes);
+	const Sha256 image_id = verified.id;
 	const ImageStats stats = compute_stats(manifest);
 	const InfoReport report{manifest, stats, image_id};
 	if (json)

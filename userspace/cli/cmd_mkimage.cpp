@@ -2,7 +2,14 @@
 #include "cli/commands.hpp"
 #include "cli/progress_line.hpp"
 #include "image/mkimage.hpp"
+#include "trust/signature_file.hpp"
+#include "util/atomic_file.hpp"
 #include "util/human_size.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -23,6 +30,8 @@ const std::string_view mkimage_help =
 	"  -l, --level N          compression level (default 3 for zstd, 6 for zlib;\n"
 	"                         zstd 1..22, zlib 1..9)\n"
 	"  -j, --threads N        encoder threads (default: one per core)\n"
+	"  -s, --sign KEYFILE     sign the manifest with this Ed25519 private key (from\n"
+	"                         `httpcloop keygen`): writes OUTDIR/manifest.sig\n"
 	"  -h, --help             show this help\n";
 
 namespace {
@@ -41,6 +50,25 @@ void print_summary(const MkimageResult& result, double seconds)
 	std::printf("image id: %s\n", to_hex(result.manifest_id).c_str());
 }
 
+// Signs the manifest as written (read back, so the signature covers exactly the published
+// bytes), or removes a signature left by an earlier build: a stale one would fail every
+// client with "bad signature" rather than the clearer "not signed".
+void sign_manifest(const std::filesystem::path& output_dir, const Ed25519PrivateKey* key)
+{
+	const std::filesystem::path signature_path = output_dir / "manifest.sig";
+	if (!key) {
+		if (::unlink(signature_path.c_str()) == 0)
+			std::printf("removed the old %s (this manifest is not signed)\n", signature_path.c_str());
+		return;
+	}
+	const std::string manifest_path = (output_dir / "manifest").string();
+	UniqueFd fd = open_or_throw(manifest_path, O_RDONLY);
+	std::vector<uint8_t> bytes(Manifest::kMaxManifestBytes + 1);
+	bytes.resize(pread_full(fd.get(), bytes, 0, manifest_path));
+	write_file_atomically(signature_path, sign_file(*key, SignedKind::image_manifest, bytes));
+	std::printf("signed: %s (key id %s)\n", signature_path.c_str(), to_hex(key_id(key->public_key())).c_str());
+}
+
 } // namespace
 
 int run_mkimage(int argc, char** argv)
@@ -50,13 +78,15 @@ int run_mkimage(int argc, char** argv)
 		{"codec", required_argument, nullptr, 'c'},
 		{"level", required_argument, nullptr, 'l'},
 		{"threads", required_argument, nullptr, 'j'},
+		{"sign", required_argument, nullptr, 's'},
 		{"help", no_argument, nullptr, 'h'},
 		{nullptr, 0, nullptr, 0},
 	};
 	MkimageOptions options;
 	std::optional<std::string> level_text;
+	std::optional<std::string> sign_key;
 	std::optional<int> first_operand =
-		parse_options(argc, argv, "b:c:l:j:h", long_options, mkimage_help, [&](int value, const char* argument) {
+		parse_options(argc, argv, "b:c:l:j:s:h", long_options, mkimage_help, [&](int value, const char* argument) {
 			switch (value) {
 			case 'b': {
 				uint64_t size = parse_size(argument, "block size");
@@ -79,6 +109,7 @@ int run_mkimage(int argc, char** argv)
 			case 'j':
 				options.threads = static_cast<unsigned>(parse_integer(argument, 1, 256, "thread count"));
 				break;
+			case 's': sign_key = argument; break;
 			}
 		});
 	if (!first_operand)
@@ -92,6 +123,11 @@ int run_mkimage(int argc, char** argv)
 									 std::string(codec_name(options.codec)) + " level"))
 				   : default_level(options.codec);
 
+	// Load the key first: a bad key file must not cost a whole image build.
+	std::optional<Ed25519PrivateKey> key;
+	if (sign_key)
+		key = Ed25519PrivateKey::load(*sign_key);
+
 	ProgressLine progress("mkimage");
 	const auto start = std::chrono::steady_clock::now();
 	MkimageResult result = make_image(options, [&](const MkimageProgress& state) {
@@ -99,6 +135,7 @@ int run_mkimage(int argc, char** argv)
 	});
 	progress.finish();
 	print_summary(result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+	sign_manifest(options.output_dir, key ? &*key : nullptr);
 	return kExitOk;
 }
 

@@ -15,6 +15,10 @@ const std::array kCommands = {
 		attach_help, run_attach},
 	Command{"detach", "remove a device and stop its daemon", detach_help, run_detach},
 	Command{"status", "show devices: cache, blocks and bytes fetched, errors", status_help, run_status},
+	Command{"keygen", "make an Ed25519 key pair for signing manifests (mkimage/mkboot --sign)", keygen_help,
+		run_keygen},
+	Command{"mkboot", "publish a kernel and initrd for httpcloop-boot (boot manifest, optionally signed)",
+		mkboot_help, run_mkboot},
 	// verify and mount-fuse go here.
 };
 

@@ -28,5 +28,9 @@ int run_detach(int argc, char** argv);
 extern const std::string_view detach_help;
 int run_status(int argc, char** argv);
 extern const std::string_view status_help;
+int run_keygen(int argc, char** argv);
+extern const std::string_view keygen_help;
+int run_mkboot(int argc, char** argv);
+extern const std::string_view mkboot_help;
 
 } // namespace httpcloop::cli

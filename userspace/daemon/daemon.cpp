@@ -8,6 +8,7 @@
 #include "format/block_name.hpp"
 #include "format/manifest.hpp"
 #include "kernel/kernel_link.hpp"
+#include "trust/load_verified.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/log.hpp"
@@ -80,10 +81,10 @@ struct LoadedImage {
 	Sha256 id;
 };
 
-LoadedImage load_image(const std::string& url)
+LoadedImage load_image(const std::string& url, const TrustOptions& trust)
 {
-	std::vector<uint8_t> bytes = load_manifest_bytes(url);
-	LoadedImage image{Manifest::parse(bytes), sha256(bytes)};
+	VerifiedManifest verified = load_verified_manifest(url, trust);
+	LoadedImage image{Manifest::parse(verified.bytes), verified.id};
 	if (image.manifest.is_packed())
 		throw FormatError("this image is packed (blocks.pack), which this version cannot read yet");
 	return image;
@@ -361,7 +362,7 @@ void log_to_syslog()
 
 int run_attach(const AttachOptions& options)
 {
-	LoadedImage image = load_image(options.url);
+	LoadedImage image = load_image(options.url, options.trust);
 	CacheStore cache = CacheStore::open(options.cache_dir, image.manifest, image.id);
 
 	if (options.foreground) {

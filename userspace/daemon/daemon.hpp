@@ -8,6 +8,7 @@
 // Written blocks are made durable and recorded in batches.
 
 #include "fetch/block_fetcher.hpp"
+#include "trust/trust.hpp"
 
 #include <filesystem>
 #include <string>
@@ -21,6 +22,7 @@ struct AttachOptions {
 	bool lock_memory = true; // mlockall and friends; off only for tests without privileges
 	unsigned max_attempts = 4;
 	FetchOptions fetch;
+	TrustOptions trust; // --pubkey / --sha256 (and URL#sha256=): checked before anything is used
 };
 
 // Runs the daemon. In the background (the default) the calling process returns as soon
