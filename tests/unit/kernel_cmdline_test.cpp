@@ -109,3 +109,21 @@ TEST(KernelCmdline, InetBootParameters)
 
 } // namespace
 } // namespace httpcloop
+
+#include "boot/mirror_rank.hpp"
+
+namespace httpcloop {
+namespace {
+
+TEST(MirrorRank, ReachableFirstClearlyFasterFirstOtherwiseGivenOrder)
+{
+	using boot::rank_sources;
+	EXPECT_EQ(rank_sources({0.010, 0.002, 0.030}), (std::vector<size_t>{0, 1, 2})); // all noise
+	EXPECT_EQ(rank_sources({1.0, 0.1, std::nullopt}), (std::vector<size_t>{1, 0}));
+	EXPECT_EQ(rank_sources({std::nullopt, 0.5, 0.01}), (std::vector<size_t>{2, 1}));
+	EXPECT_EQ(rank_sources({0.3, 0.2, 0.05}), (std::vector<size_t>{2, 0, 1}));
+	EXPECT_TRUE(rank_sources({std::nullopt}).empty());
+}
+
+} // namespace
+} // namespace httpcloop

@@ -5,6 +5,7 @@
 #include "boot/console.hpp"
 #include "boot/http_client.hpp"
 #include "boot/kexec.hpp"
+#include "boot/mirror_rank.hpp"
 #include "boot/network.hpp"
 #include "boot/run_program.hpp"
 #include "trust/trust.hpp"
@@ -120,12 +121,16 @@ std::vector<Source> probe_sources(const std::vector<std::string>& bases, const B
 			});
 		}
 	} // the jthreads join here
-	std::stable_sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) {
-		if (a.reachable != b.reachable)
-			return a.reachable;
-		return a.reachable && a.seconds < b.seconds;
-	});
-	return sources;
+	std::vector<std::optional<double>> seconds;
+	for (const Source& source : sources)
+		seconds.push_back(source.reachable ? std::optional(source.seconds) : std::nullopt);
+	std::vector<Source> ranked;
+	for (size_t index : rank_sources(seconds))
+		ranked.push_back(std::move(sources[index]));
+	for (Source& source : sources)
+		if (!source.reachable)
+			ranked.push_back(std::move(source)); // last, so that their errors are reported
+	return ranked;
 }
 
 // Downloads `file` from `base` into the cache's temporary path, checking size and hash as
