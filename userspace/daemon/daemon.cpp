@@ -3,11 +3,10 @@
 #include "cache/cache_store.hpp"
 #include "crypto/sha256.hpp"
 #include "daemon/control_socket.hpp"
-#include "daemon/decode_pool.hpp"
 #include "fetch/http_get.hpp"
-#include "format/block_name.hpp"
 #include "format/manifest.hpp"
 #include "kernel/kernel_link.hpp"
+#include "service/block_service.hpp"
 #include "trust/load_verified.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -21,27 +20,15 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <map>
 #include <optional>
-#include <random>
 #include <sstream>
-#include <thread>
-#include <unordered_map>
 
 namespace httpcloop {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Written blocks are fdatasync'ed and recorded at least this often, and after this many.
-constexpr auto kCommitInterval = std::chrono::seconds(1);
-constexpr size_t kCommitBatch = 64;
-constexpr auto kFirstRetryDelay = std::chrono::milliseconds(100);
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -94,9 +81,10 @@ class Daemon {
 public:
 	Daemon(const AttachOptions& options, LoadedImage image, CacheStore cache)
 		: options_(options), manifest_(std::move(image.manifest)), image_id_(image.id),
-		  cache_(std::move(cache)), fetcher_(options.fetch),
-		  decoder_(manifest_, cache_, std::max(2u, std::thread::hardware_concurrency())),
-		  signals_(block_signals()), random_(std::random_device{}())
+		  cache_(std::move(cache)),
+		  service_({options.url, options.max_attempts, options.fetch}, manifest_, cache_,
+			   [this](uint64_t block, std::string_view error) { on_block_done(block, error); }),
+		  signals_(block_signals())
 	{
 	}
 
@@ -106,38 +94,22 @@ public:
 
 private:
 	void on_kernel_event(const KernelEvent& event);
-	void start_download(uint64_t block);
-	void attempt_failed(uint64_t block, const std::string& error, bool retryable);
-	void on_downloaded(FetchResult& result);
-	void on_decoded(const DecodeResult& result);
-	void run_due_retries();
-	void commit_if_due(bool force);
+	void on_block_done(uint64_t block, std::string_view error);
 	bool try_detach(std::string& error);
 	std::string status_report();
 	std::string handle_control(std::string_view request);
-	int poll_timeout_ms() const;
 
 	AttachOptions options_;
 	Manifest manifest_;
 	Sha256 image_id_;
 	CacheStore cache_;
-	BlockFetcher fetcher_;
-	DecodePool decoder_;
+	BlockService service_;
 	UniqueFd signals_;
 	std::optional<KernelLink> kernel_;
 	std::optional<ControlServer> control_;
 	uint32_t index_ = 0;
 	bool online_ = false;
 	bool stop_ = false;
-
-	std::unordered_map<uint64_t, unsigned> attempts_; // blocks being fetched
-	std::multimap<Clock::time_point, uint64_t> retries_;
-	Clock::time_point last_commit_ = Clock::now();
-	std::mt19937 random_;
-
-	uint64_t blocks_fetched_ = 0;
-	uint64_t blocks_failed_ = 0;
-	uint64_t integrity_errors_ = 0;
 	uint64_t fetch_requests_from_kernel_ = 0;
 };
 
@@ -149,13 +121,12 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 	const std::string device = "/dev/httpcloop" + std::to_string(index_);
 
 	while (!stop_) {
-		curl_waitfd fds[4] = {
+		curl_waitfd fds[3] = {
 			{kernel_->fd(), CURL_WAIT_POLLIN, 0},
-			{decoder_.notify_fd(), CURL_WAIT_POLLIN, 0},
 			{signals_.get(), CURL_WAIT_POLLIN, 0},
 			{control_ ? control_->fd() : -1, CURL_WAIT_POLLIN, 0},
 		};
-		fetcher_.poll(fds, control_ ? 4 : 3, poll_timeout_ms());
+		service_.poll(fds, control_ ? 3 : 2, 1000);
 
 		kernel_->dispatch_events([&](const KernelEvent& event) {
 			if (event.kind == KernelEvent::Kind::online && event.index == index_ && !online_) {
@@ -172,15 +143,9 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 			}
 			on_kernel_event(event);
 		});
-		for (FetchResult& result : fetcher_.collect())
-			on_downloaded(result);
-		if (fds[1].revents)
-			for (const DecodeResult& result : decoder_.collect())
-				on_decoded(result);
-		run_due_retries();
-		commit_if_due(false);
+		service_.process();
 
-		if (fds[2].revents) {
+		if (fds[1].revents) {
 			signalfd_siginfo info{};
 			while (read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
 				std::string error;
@@ -188,21 +153,11 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 					log_error("not detaching: " + error + "; still serving " + device);
 			}
 		}
-		if (control_ && fds[3].revents)
+		if (control_ && fds[2].revents)
 			control_->serve_one([this](std::string_view request) { return handle_control(request); });
 	}
-	commit_if_due(true);
+	service_.flush();
 	return 0;
-}
-
-int Daemon::poll_timeout_ms() const
-{
-	auto timeout = std::chrono::milliseconds(1000);
-	if (!retries_.empty()) {
-		auto until = std::chrono::duration_cast<std::chrono::milliseconds>(retries_.begin()->first - Clock::now());
-		timeout = std::clamp(until, std::chrono::milliseconds(0), timeout);
-	}
-	return static_cast<int>(timeout.count());
 }
 
 void Daemon::on_kernel_event(const KernelEvent& event)
@@ -210,93 +165,17 @@ void Daemon::on_kernel_event(const KernelEvent& event)
 	if (event.kind != KernelEvent::Kind::fetch || event.index != index_)
 		return;
 	fetch_requests_from_kernel_++;
-	if (event.block >= manifest_.block_count()) {
-		log_warning("kernel asked for block " + std::to_string(event.block) + " beyond the image");
-		return;
-	}
-	if (cache_.is_present(event.block)) {
-		kernel_->block_ready(index_, event.block);
-		return;
-	}
-	if (attempts_.count(event.block))
-		return; // already on its way
-	attempts_[event.block] = 0;
-	start_download(event.block);
+	service_.request(event.block);
 }
 
-void Daemon::start_download(uint64_t block)
+void Daemon::on_block_done(uint64_t block, std::string_view error)
 {
-	attempts_[block]++;
-	const BlockEntry& entry = manifest_.blocks[block];
-	fetcher_.start(block, join_url(options_.url, block_relpath(entry.stored_hash)), entry.stored_size);
-}
-
-void Daemon::attempt_failed(uint64_t block, const std::string& error, bool retryable)
-{
-	unsigned attempts = attempts_[block];
-	if (retryable && attempts < options_.max_attempts) {
-		// Exponential backoff with jitter, so that many failing blocks do not retry in step.
-		auto delay = kFirstRetryDelay * (1u << (attempts - 1));
-		delay += std::chrono::milliseconds(std::uniform_int_distribution<int>(
-			0, static_cast<int>(delay.count() / 2))(random_));
-		log_warning("block " + std::to_string(block) + ": " + error + "; retrying");
-		retries_.emplace(Clock::now() + delay, block);
-		return;
-	}
-	log_error("block " + std::to_string(block) + " failed after " + std::to_string(attempts) +
-		  (attempts == 1 ? " attempt: " : " attempts: ") + error);
-	attempts_.erase(block);
-	blocks_failed_++;
-	kernel_->block_failed(index_, block, EIO);
-}
-
-void Daemon::on_downloaded(FetchResult& result)
-{
-	if (!result.ok) {
-		attempt_failed(result.block, result.error, result.retryable);
-		return;
-	}
-	decoder_.submit({result.block, std::move(result.body)});
-}
-
-void Daemon::on_decoded(const DecodeResult& result)
-{
-	if (!result.ok) {
-		integrity_errors_++;
-		attempt_failed(result.block, result.error, true);
-		return;
-	}
-	cache_.mark_written(result.block);
-	attempts_.erase(result.block);
-	blocks_fetched_++;
-	kernel_->block_ready(index_, result.block);
-}
-
-void Daemon::run_due_retries()
-{
-	const auto now = Clock::now();
-	while (!retries_.empty() && retries_.begin()->first <= now) {
-		uint64_t block = retries_.begin()->second;
-		retries_.erase(retries_.begin());
-		start_download(block);
-	}
-}
-
-void Daemon::commit_if_due(bool force)
-{
-	size_t pending = cache_.pending_commit();
-	if (pending == 0)
-		return;
-	if (force || pending >= kCommitBatch || Clock::now() - last_commit_ >= kCommitInterval) {
-		try {
-			cache_.commit();
-		} catch (const Error& e) {
-			// The blocks stay readable; they are only not recorded, so they are fetched
-			// again after a restart.
-			log_error(std::string("cannot record cached blocks: ") + e.what());
-		}
-		last_commit_ = Clock::now();
-	}
+	if (block >= manifest_.block_count())
+		return; // the kernel never asks for such a block; nothing to answer
+	if (error.empty())
+		kernel_->block_ready(index_, block);
+	else
+		kernel_->block_failed(index_, block, EIO);
 }
 
 bool Daemon::try_detach(std::string& error)
@@ -309,13 +188,13 @@ bool Daemon::try_detach(std::string& error)
 	}
 	log_info("detached /dev/httpcloop" + std::to_string(index_));
 	stop_ = true;
-	commit_if_due(true);
+	service_.flush();
 	return true;
 }
 
 std::string Daemon::status_report()
 {
-	const FetchCounters& http = fetcher_.counters();
+	const ServiceStats stats = service_.stats();
 	std::ostringstream out;
 	out << "url=" << options_.url << '\n'
 	    << "pid=" << getpid() << '\n'
@@ -327,13 +206,13 @@ std::string Daemon::status_report()
 	    << "blocks_total=" << manifest_.block_count() << '\n'
 	    << "blocks_cached=" << cache_.present_count() << '\n'
 	    << "fetch_requests=" << fetch_requests_from_kernel_ << '\n'
-	    << "blocks_fetched=" << blocks_fetched_ << '\n'
-	    << "blocks_failed=" << blocks_failed_ << '\n'
-	    << "integrity_errors=" << integrity_errors_ << '\n'
-	    << "http_requests=" << http.requests << '\n'
-	    << "http_bytes=" << http.bytes << '\n'
-	    << "http_errors=" << http.errors << '\n'
-	    << "in_flight=" << attempts_.size() << '\n';
+	    << "blocks_fetched=" << stats.blocks_fetched << '\n'
+	    << "blocks_failed=" << stats.blocks_failed << '\n'
+	    << "integrity_errors=" << stats.integrity_errors << '\n'
+	    << "http_requests=" << stats.http.requests << '\n'
+	    << "http_bytes=" << stats.http.bytes << '\n'
+	    << "http_errors=" << stats.http.errors << '\n'
+	    << "in_flight=" << stats.in_flight << '\n';
 	return out.str();
 }
 

@@ -54,6 +54,8 @@ public:
 	// Waits up to timeout_ms for network activity or one of `extra` fds (their revents
 	// are filled in), then drives the transfers.
 	void poll(struct curl_waitfd* extra, unsigned extra_count, int timeout_ms);
+	// Makes a poll() in progress return at once; callable from any thread.
+	void wakeup() { curl_multi_wakeup(multi_.get()); }
 	// Transfers that finished since the last call.
 	std::vector<FetchResult> collect();
 

@@ -1,4 +1,4 @@
-#include "daemon/decode_pool.hpp"
+#include "service/decode_pool.hpp"
 
 #include "format/block_codec.hpp"
 #include "util/error.hpp"
@@ -62,7 +62,7 @@ void DecodePool::work()
 std::vector<DecodeResult> DecodePool::collect()
 {
 	uint64_t count;
-	[[maybe_unused]] ssize_t n = read(notify_fd_.get(), &count, sizeof(count));
+	[[maybe_unused]] ssize_t n = read(notify_fd_.get(), &count, sizeof(count)); // non-blocking
 	std::lock_guard lock(results_mutex_);
 	return std::exchange(results_, {});
 }
