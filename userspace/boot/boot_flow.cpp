@@ -182,7 +182,7 @@ void download(const BootCache& cache, const std::string& base, const BootFile& f
 
 // The verified local copy of `file`: from the cache, or from the first source that serves
 // the right bytes, with `retries` tries per source for transport errors.
-std::filesystem::path obtain(const BootCache& cache, const std::vector<std::string>& bases, const BootFile& file,
+std::filesystem::path obtain(const BootCache& cache, std::vector<std::string>& bases, const BootFile& file,
 			     const std::string& name, const BootParameters& parameters)
 {
 	if (std::optional<std::filesystem::path> cached = cache.find(file)) {
@@ -190,7 +190,7 @@ std::filesystem::path obtain(const BootCache& cache, const std::vector<std::stri
 		return *cached;
 	}
 	std::vector<std::string> failures;
-	for (const std::string& base : bases) {
+	for (const std::string& base : std::vector<std::string>(bases)) {
 		for (unsigned attempt = 1; attempt <= parameters.retries; ++attempt) {
 			try {
 				download(cache, base, file, name, parameters);
@@ -198,6 +198,9 @@ std::filesystem::path obtain(const BootCache& cache, const std::vector<std::stri
 			} catch (const TrustError& error) {
 				warn(std::string(error.what()) + "; trying the next mirror");
 				failures.push_back(error.what());
+				// A mirror that served other bytes is tried last for the files still to come.
+				std::erase(bases, base);
+				bases.push_back(base);
 				break;
 			} catch (const HttpError& error) {
 				failures.push_back(error.what());

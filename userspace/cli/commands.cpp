@@ -19,6 +19,8 @@ const std::array kCommands = {
 		run_keygen},
 	Command{"mkboot", "publish a kernel and initrd for httpcloop-boot (boot manifest, optionally signed)",
 		mkboot_help, run_mkboot},
+	Command{"sign", "write FILE.sig, an Ed25519 signature (for an iscript, or to re-sign a manifest)", sign_help,
+		run_sign},
 	// verify and mount-fuse go here.
 };
 

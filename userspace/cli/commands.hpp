@@ -32,5 +32,7 @@ int run_keygen(int argc, char** argv);
 extern const std::string_view keygen_help;
 int run_mkboot(int argc, char** argv);
 extern const std::string_view mkboot_help;
+int run_sign(int argc, char** argv);
+extern const std::string_view sign_help;
 
 } // namespace httpcloop::cli

@@ -28,7 +28,7 @@ void verify_signed_bytes(SignedKind kind, std::span<const uint8_t> bytes, std::s
 	const std::string key_name = options.pubkey_name.empty() ? std::string("the configured key") : options.pubkey_name;
 	if (signature.empty())
 		throw TrustError(what + " is not signed (no signature file) but a public key (" + key_name +
-				 ") is configured; sign it with --sign or check the URL");
+				 ") is configured; sign it (mkimage --sign, mkboot --sign or httpcloop sign) or check the URL");
 	SignatureFile parsed;
 	try {
 		parsed = SignatureFile::parse(signature);
