@@ -7,6 +7,10 @@
 # installs, and what the test VM boots, since this host cannot load modules).
 
 KDIR ?= $(shell scripts/default-kdir)
+# The release of the kernel KDIR belongs to: where `make install` puts the module.
+KVER ?= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+PREFIX ?= /usr/local
+DESTDIR ?=
 BUILD_TYPE ?= RelWithDebInfo
 USERSPACE_BUILD := build/userspace
 JOBS ?= $(shell nproc)
@@ -37,6 +41,39 @@ unit-test: userspace
 
 vm-test: all
 	tests/vm/run-all
+
+# The module to /lib/modules/$(KVER)/updates (found before an in-tree module of the same
+# name), then depmod so that modprobe and the netlink family alias find it: `httpcloop
+# attach` loads it on demand. The program to $(PREFIX)/bin. With DESTDIR (packaging),
+# depmod is left to the package. install-files installs what is built, building nothing
+# (KO: another build of the module, e.g. one for another kernel with KVER).
+KO ?= kernel/httpcloop.ko
+
+install: all
+	$(MAKE) --no-print-directory install-files
+
+install-files:
+	@test -n "$(KVER)" || { echo "cannot tell the kernel release of KDIR=$(KDIR); set KVER" >&2; exit 1; }
+	install -D -m 0644 $(KO) $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+	install -D -m 0755 $(USERSPACE_BUILD)/httpcloop $(DESTDIR)$(PREFIX)/bin/httpcloop
+
+uninstall:
+	@test -n "$(KVER)" || { echo "cannot tell the kernel release of KDIR=$(KDIR); set KVER" >&2; exit 1; }
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
+	if [ -z "$(DESTDIR)" ] && [ -d /lib/modules/$(KVER) ]; then depmod -a $(KVER); fi
+	rm -f $(DESTDIR)$(PREFIX)/bin/httpcloop
+
+# DKMS rebuilds the module for each kernel installed later (dkms.conf).
+dkms-install:
+	scripts/dkms-install --kernel $(KVER)
+
+dkms-uninstall:
+	scripts/dkms-install --uninstall
+
+# checkpatch.pl --strict over the module's sources and the uapi header.
+checkpatch:
+	scripts/checkpatch
 
 demo:
 	scripts/demo
