@@ -175,3 +175,23 @@ attach_smoke() {
 	check test ! -e "/sys/block/$name"
 	stop_nginx
 }
+
+# unique_block IMAGE_DIR FROM: the first block at or after FROM whose stored bytes no other
+# block shares (so its block file is downloaded for it alone) and that is not a hole.
+unique_block() {
+	python3 - "$1" "$2" <<-'PY'
+		import collections, struct, sys
+		m = open(sys.argv[1] + "/manifest", "rb").read()
+		header_size, = struct.unpack_from("<I", m, 12)
+		entry_size, = struct.unpack_from("<H", m, 30)
+		count, = struct.unpack_from("<Q", m, 32)
+		entries = [m[header_size + i * entry_size:header_size + (i + 1) * entry_size] for i in range(count)]
+		uses = collections.Counter(e[:32] for e in entries)
+		for i in range(int(sys.argv[2]), count):
+		    flags, = struct.unpack_from("<I", entries[i], 68)
+		    if not flags & 1 and uses[entries[i][:32]] == 1:
+		        print(i)
+		        sys.exit(0)
+		sys.exit("no unique block")
+	PY
+}

@@ -15,11 +15,12 @@
 namespace httpcloop::cli {
 
 const std::string_view status_help =
-	"Usage: httpcloop status [--json] [DEVICE...]\n"
+	"Usage: httpcloop status [--json] [DEVICE|MOUNTPOINT...]\n"
 	"\n"
-	"Show each httpcloop device (all of them when none is named): the image and its\n"
-	"source, blocks present in the cache out of the total, blocks and bytes fetched over\n"
-	"HTTP, requests and errors, and what the kernel served from the cache.\n"
+	"Show each httpcloop device and each mount-fuse mount point (all of them when none\n"
+	"is named): the image and its source, blocks present in the cache out of the total,\n"
+	"blocks and bytes fetched over HTTP, requests and errors, and what was served from\n"
+	"the cache.\n"
 	"\n"
 	"Options:\n"
 	"  --json      print a JSON array of objects instead, for scripts\n"
@@ -116,6 +117,48 @@ void print_human(uint32_t index, const KeyValues& kernel, const std::optional<Ke
 		    static_cast<unsigned long long>(number(kernel, "io_errors")));
 }
 
+void print_fuse_human(const KeyValues& daemon)
+{
+	const uint64_t total = number(daemon, "blocks_total");
+	const uint64_t present = number(daemon, "blocks_cached");
+	std::printf("%s/image (FUSE)\n", text(daemon, "mountpoint").c_str());
+	std::printf("  source:   %s (pid %s)\n", text(daemon, "url").c_str(), text(daemon, "pid").c_str());
+	std::printf("  image:    %s in %llu blocks of %s, %s\n", format_bytes(number(daemon, "image_size")).c_str(),
+		    static_cast<unsigned long long>(total), format_bytes(number(daemon, "block_size")).c_str(),
+		    text(daemon, "codec").c_str());
+	std::printf("  cache:    %llu of %llu blocks present (%.1f%%) in %s\n", static_cast<unsigned long long>(present),
+		    static_cast<unsigned long long>(total), total ? 100.0 * static_cast<double>(present) / total : 0.0,
+		    text(daemon, "cache_dir").c_str());
+	std::printf("  network:  %llu blocks fetched, %s in %llu HTTP requests, %llu errors, %llu blocks failed\n",
+		    static_cast<unsigned long long>(number(daemon, "blocks_fetched")),
+		    format_bytes(number(daemon, "http_bytes")).c_str(),
+		    static_cast<unsigned long long>(number(daemon, "http_requests")),
+		    static_cast<unsigned long long>(number(daemon, "http_errors") + number(daemon, "integrity_errors")),
+		    static_cast<unsigned long long>(number(daemon, "blocks_failed")));
+	std::printf("  reads:    %llu, %llu all from cache, %llu I/O errors\n",
+		    static_cast<unsigned long long>(number(daemon, "reads")),
+		    static_cast<unsigned long long>(number(daemon, "cache_reads")),
+		    static_cast<unsigned long long>(number(daemon, "io_errors")));
+}
+
+// What a command-line operand names: a device, or the mount point of a FUSE mount.
+struct Target {
+	std::optional<uint32_t> device;
+	fs::path fuse_socket;
+};
+
+Target resolve_target(const char* operand)
+{
+	std::error_code error;
+	if (fs::is_directory(operand, error)) {
+		fs::path socket = fuse_control_socket_path(fs::absolute(operand).lexically_normal());
+		if (!fs::exists(socket, error))
+			throw Error(std::string("no httpcloop mount-fuse serves ") + operand);
+		return {std::nullopt, socket};
+	}
+	return {parse_device_index(operand), {}};
+}
+
 } // namespace
 
 int run_status(int argc, char** argv)
@@ -130,32 +173,51 @@ int run_status(int argc, char** argv)
 							 [&](int value, const char*) { json = json || value == 'J'; });
 	if (!first_operand)
 		return kExitOk;
-	std::vector<uint32_t> indices;
+	std::vector<Target> targets;
 	for (int i = *first_operand; i < argc; i++)
-		indices.push_back(parse_device_index(argv[i]));
-	if (indices.empty())
-		indices = all_devices();
+		targets.push_back(resolve_target(argv[i]));
+	if (targets.empty()) {
+		for (uint32_t index : all_devices())
+			targets.push_back({index, {}});
+		for (const fs::path& socket : fuse_control_sockets())
+			targets.push_back({std::nullopt, socket});
+	}
 
 	std::string json_items;
-	for (uint32_t index : indices) {
-		KeyValues kernel = read_kernel_attributes(index);
-		std::optional<KeyValues> daemon;
-		if (std::optional<std::string> reply = control_request(control_socket_path(index), "status"))
-			daemon = parse_key_values(*reply);
-		if (json) {
-			JsonObject item;
+	for (const Target& target : targets) {
+		JsonObject item;
+		if (target.device) {
+			const uint32_t index = *target.device;
+			KeyValues kernel = read_kernel_attributes(index);
+			std::optional<KeyValues> daemon;
+			if (std::optional<std::string> reply = control_request(control_socket_path(index), "status"))
+				daemon = parse_key_values(*reply);
+			if (!json) {
+				print_human(index, kernel, daemon);
+				continue;
+			}
 			item.add("device", device_path(index));
 			item.add_raw("kernel", to_json(kernel));
 			item.add_raw("daemon", daemon ? to_json(*daemon) : "null");
-			json_items += (json_items.empty() ? "" : ",") + item.str();
 		} else {
-			print_human(index, kernel, daemon);
+			std::optional<std::string> reply = control_request(target.fuse_socket, "status");
+			if (!reply)
+				continue; // a mount that went away meanwhile
+			KeyValues daemon = parse_key_values(*reply);
+			if (!json) {
+				print_fuse_human(daemon);
+				continue;
+			}
+			item.add("mountpoint", text(daemon, "mountpoint"));
+			item.add_raw("kernel", "null");
+			item.add_raw("daemon", to_json(daemon));
 		}
+		json_items += (json_items.empty() ? "" : ",") + item.str();
 	}
 	if (json)
 		std::printf("[%s]\n", json_items.c_str());
-	else if (indices.empty())
-		std::printf("no httpcloop devices\n");
+	else if (targets.empty())
+		std::printf("no httpcloop devices or FUSE mounts\n");
 	return kExitOk;
 }
 

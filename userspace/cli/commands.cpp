@@ -14,14 +14,17 @@ const std::array kCommands = {
 	Command{"attach", "attach an image published over HTTP as /dev/httpcloopN (starts its daemon)",
 		attach_help, run_attach},
 	Command{"detach", "remove a device and stop its daemon", detach_help, run_detach},
-	Command{"status", "show devices: cache, blocks and bytes fetched, errors", status_help, run_status},
+	Command{"status", "show devices and FUSE mounts: cache, blocks and bytes fetched, errors", status_help,
+		run_status},
+	Command{"mount-fuse", "serve an image as MOUNTPOINT/image through FUSE (no kernel module needed)",
+		mount_fuse_help, run_mount_fuse},
 	Command{"keygen", "make an Ed25519 key pair for signing manifests (mkimage/mkboot --sign)", keygen_help,
 		run_keygen},
 	Command{"mkboot", "publish a kernel and initrd for httpcloop-boot (boot manifest, optionally signed)",
 		mkboot_help, run_mkboot},
 	Command{"sign", "write FILE.sig, an Ed25519 signature (for an iscript, or to re-sign a manifest)", sign_help,
 		run_sign},
-	// verify and mount-fuse go here.
+	// verify goes here.
 };
 
 } // namespace

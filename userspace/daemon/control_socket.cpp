@@ -1,5 +1,6 @@
 #include "daemon/control_socket.hpp"
 
+#include "crypto/sha256.hpp"
 #include "util/error.hpp"
 
 #include <poll.h>
@@ -8,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -44,6 +46,26 @@ bool wait_readable(int fd, int timeout_ms)
 std::filesystem::path control_socket_path(uint32_t device_index)
 {
 	return std::filesystem::path(kRunDirectory) / ("httpcloop" + std::to_string(device_index) + ".sock");
+}
+
+std::filesystem::path fuse_control_socket_path(const std::filesystem::path& mountpoint)
+{
+	const std::string& path = mountpoint.native();
+	Sha256 digest = sha256(std::span(reinterpret_cast<const uint8_t*>(path.data()), path.size()));
+	return std::filesystem::path(kRunDirectory) / ("fuse-" + to_hex(digest).substr(0, 16) + ".sock");
+}
+
+std::vector<std::filesystem::path> fuse_control_sockets()
+{
+	std::vector<std::filesystem::path> sockets;
+	std::error_code error;
+	for (const auto& entry : std::filesystem::directory_iterator(kRunDirectory, error)) {
+		const std::string name = entry.path().filename().string();
+		if (name.rfind("fuse-", 0) == 0 && entry.path().extension() == ".sock")
+			sockets.push_back(entry.path());
+	}
+	std::sort(sockets.begin(), sockets.end());
+	return sockets;
 }
 
 ControlServer ControlServer::listen(std::filesystem::path path)

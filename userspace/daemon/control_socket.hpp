@@ -11,10 +11,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace httpcloop {
 
 std::filesystem::path control_socket_path(uint32_t device_index);
+// The FUSE variant's, named after a hash of the (absolute, normalised) mount point.
+std::filesystem::path fuse_control_socket_path(const std::filesystem::path& mountpoint);
+// The FUSE variants' sockets that exist now.
+std::vector<std::filesystem::path> fuse_control_sockets();
 
 class ControlServer {
 public:

@@ -7,24 +7,24 @@
 #include "format/manifest.hpp"
 #include "kernel/kernel_link.hpp"
 #include "service/block_service.hpp"
-#include "trust/load_verified.hpp"
+#include "service/loaded_image.hpp"
+#include "service/status_text.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/log.hpp"
+#include "util/syslog_sink.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 namespace httpcloop {
 
@@ -63,26 +63,12 @@ UniqueFd block_signals()
 	return fd;
 }
 
-struct LoadedImage {
-	Manifest manifest;
-	Sha256 id;
-};
-
-LoadedImage load_image(const std::string& url, const TrustOptions& trust)
-{
-	VerifiedManifest verified = load_verified_manifest(url, trust);
-	LoadedImage image{Manifest::parse(verified.bytes), verified.id};
-	if (image.manifest.is_packed())
-		throw FormatError("this image is packed (blocks.pack), which this version cannot read yet");
-	return image;
-}
-
 class Daemon {
 public:
 	Daemon(const AttachOptions& options, LoadedImage image, CacheStore cache)
 		: options_(options), manifest_(std::move(image.manifest)), image_id_(image.id),
 		  cache_(std::move(cache)),
-		  service_({options.url, options.max_attempts, options.fetch}, manifest_, cache_,
+		  service_(options.serve.service_options(), manifest_, cache_,
 			   [this](uint64_t block, std::string_view error) { on_block_done(block, error); }),
 		  signals_(block_signals())
 	{
@@ -110,7 +96,6 @@ private:
 	uint32_t index_ = 0;
 	bool online_ = false;
 	bool stop_ = false;
-	uint64_t fetch_requests_from_kernel_ = 0;
 };
 
 int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
@@ -138,7 +123,7 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 				online_ = true;
 				control_.emplace(ControlServer::listen(control_socket_path(index_)));
 				on_online(true, device);
-				log_info("serving " + options_.url + " as " + device);
+				log_info("serving " + options_.serve.url + " as " + device);
 				return;
 			}
 			on_kernel_event(event);
@@ -164,7 +149,6 @@ void Daemon::on_kernel_event(const KernelEvent& event)
 {
 	if (event.kind != KernelEvent::Kind::fetch || event.index != index_)
 		return;
-	fetch_requests_from_kernel_++;
 	service_.request(event.block);
 }
 
@@ -194,26 +178,7 @@ bool Daemon::try_detach(std::string& error)
 
 std::string Daemon::status_report()
 {
-	const ServiceStats stats = service_.stats();
-	std::ostringstream out;
-	out << "url=" << options_.url << '\n'
-	    << "pid=" << getpid() << '\n'
-	    << "image_id=" << to_hex(image_id_) << '\n'
-	    << "cache_dir=" << cache_.directory().native() << '\n'
-	    << "codec=" << codec_name(manifest_.codec) << '\n'
-	    << "image_size=" << manifest_.image_size << '\n'
-	    << "block_size=" << manifest_.block_size << '\n'
-	    << "blocks_total=" << manifest_.block_count() << '\n'
-	    << "blocks_cached=" << cache_.present_count() << '\n'
-	    << "fetch_requests=" << fetch_requests_from_kernel_ << '\n'
-	    << "blocks_fetched=" << stats.blocks_fetched << '\n'
-	    << "blocks_failed=" << stats.blocks_failed << '\n'
-	    << "integrity_errors=" << stats.integrity_errors << '\n'
-	    << "http_requests=" << stats.http.requests << '\n'
-	    << "http_bytes=" << stats.http.bytes << '\n'
-	    << "http_errors=" << stats.http.errors << '\n'
-	    << "in_flight=" << stats.in_flight << '\n';
-	return out.str();
+	return service_status_text(options_.serve.url, image_id_, service_) + "frontend=kernel\n";
 }
 
 std::string Daemon::handle_control(std::string_view request)
@@ -227,24 +192,14 @@ std::string Daemon::handle_control(std::string_view request)
 	return "ok=0\nerror=unknown request\n";
 }
 
-// Routes log lines to syslog once the daemon has left the terminal.
-void log_to_syslog()
-{
-	openlog("httpcloop", LOG_PID, LOG_DAEMON);
-	set_log_sink([](LogLevel level, std::string_view message) {
-		int priority = level == LogLevel::error ? LOG_ERR : level == LogLevel::warning ? LOG_WARNING : LOG_INFO;
-		syslog(priority, "%.*s", static_cast<int>(message.size()), message.data());
-	});
-}
-
 } // namespace
 
 int run_attach(const AttachOptions& options)
 {
-	LoadedImage image = load_image(options.url, options.trust);
-	CacheStore cache = CacheStore::open(options.cache_dir, image.manifest, image.id);
+	LoadedImage image = load_image(options.serve.url, options.serve.trust);
+	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
 
-	if (options.foreground) {
+	if (options.serve.foreground) {
 		if (options.lock_memory)
 			protect_from_memory_pressure();
 		Daemon daemon(options, std::move(image), std::move(cache));
@@ -300,7 +255,7 @@ int run_attach(const AttachOptions& options)
 			if (!ok)
 				return;
 			// Detach from the terminal: from now on the daemon speaks through syslog.
-			log_to_syslog();
+			route_log_to_syslog();
 			UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
 			for (int fd = 0; fd <= 2; fd++)
 				dup2(null_fd.get(), fd);

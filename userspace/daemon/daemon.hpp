@@ -7,8 +7,7 @@
 // and decompress on a worker -> write to the cache file -> BLOCK_READY.
 // Written blocks are made durable and recorded in batches.
 
-#include "fetch/block_fetcher.hpp"
-#include "trust/trust.hpp"
+#include "service/serve_options.hpp"
 
 #include <filesystem>
 #include <string>
@@ -16,13 +15,8 @@
 namespace httpcloop {
 
 struct AttachOptions {
-	std::string url;
-	std::filesystem::path cache_dir = "/var/cache/httpcloop";
-	bool foreground = false;
+	ServeOptions serve;
 	bool lock_memory = true; // mlockall and friends; off only for tests without privileges
-	unsigned max_attempts = 4;
-	FetchOptions fetch;
-	TrustOptions trust; // --pubkey / --sha256 (and URL#sha256=): checked before anything is used
 };
 
 // Runs the daemon. In the background (the default) the calling process returns as soon

@@ -1,0 +1,42 @@
+#pragma once
+// The FUSE file system of `mount-fuse`: one directory holding one read-only regular
+// file, `image`, the image's plaintext, ready for `mount -o loop,ro` or `losetup -r`:
+// the classic HTTP-FUSE CLOOP data path.
+//
+// Reads of cached blocks are served from the cache file at once; reads that touch
+// missing blocks wait for the service thread to fetch them (all of them in parallel).
+// libfuse calls these operations from several threads at once.
+
+#define FUSE_USE_VERSION 35
+#include <fuse3/fuse.h>
+
+#include "cache/cache_store.hpp"
+#include "format/manifest.hpp"
+#include "fuse/service_thread.hpp"
+
+#include <atomic>
+#include <chrono>
+
+namespace httpcloop {
+
+struct ImageFsStats {
+	std::atomic<uint64_t> reads{0};      // read() calls
+	std::atomic<uint64_t> cache_reads{0}; // reads that found every block cached
+	std::atomic<uint64_t> io_errors{0};  // reads answered with EIO
+};
+
+struct ImageFs {
+	ImageFs(const Manifest& manifest_, CacheStore& cache_) : manifest(manifest_), cache(cache_) {}
+
+	const Manifest& manifest;
+	CacheStore& cache;
+	// Set once the server runs (after going to the background: threads start there).
+	ServiceThread* service = nullptr;
+	// Longest a read waits for a missing block: longer than the whole fetch budget.
+	std::chrono::seconds io_timeout{300};
+	ImageFsStats stats;
+
+	static const fuse_operations& operations();
+};
+
+} // namespace httpcloop

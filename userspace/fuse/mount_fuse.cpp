@@ -1,0 +1,137 @@
+#include "fuse/mount_fuse.hpp"
+
+#include "cache/cache_store.hpp"
+#include "daemon/control_socket.hpp"
+#include "fuse/image_fs.hpp"
+#include "fuse/service_thread.hpp"
+#include "service/loaded_image.hpp"
+#include "service/status_text.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/syslog_sink.hpp"
+
+#include <memory>
+#include <unistd.h>
+
+namespace httpcloop {
+
+namespace {
+
+// RAII owners of libfuse's handles.
+struct FuseArgs {
+	fuse_args args = FUSE_ARGS_INIT(0, nullptr);
+	FuseArgs() = default;
+	FuseArgs(const FuseArgs&) = delete;
+	FuseArgs& operator=(const FuseArgs&) = delete;
+	~FuseArgs() { fuse_opt_free_args(&args); }
+	void add(const std::string& argument)
+	{
+		if (fuse_opt_add_arg(&args, argument.c_str()) != 0)
+			throw Error("libfuse: out of memory");
+	}
+};
+
+struct FuseDeleter {
+	void operator()(fuse* handle) const { fuse_destroy(handle); }
+};
+using UniqueFuse = std::unique_ptr<fuse, FuseDeleter>;
+
+struct LoopConfigDeleter {
+	void operator()(fuse_loop_config* config) const { fuse_loop_cfg_destroy(config); }
+};
+
+// Unmounts on the way out, whatever path that is.
+class FuseMount {
+public:
+	FuseMount(fuse* handle, const std::filesystem::path& mountpoint) : handle_(handle)
+	{
+		if (fuse_mount(handle, mountpoint.c_str()) != 0)
+			throw Error("cannot mount FUSE at " + mountpoint.native() +
+				    " (is it an existing directory, and is /dev/fuse there?)");
+	}
+	FuseMount(const FuseMount&) = delete;
+	FuseMount& operator=(const FuseMount&) = delete;
+	~FuseMount() { fuse_unmount(handle_); }
+
+private:
+	fuse* handle_;
+};
+
+class SignalHandlers {
+public:
+	explicit SignalHandlers(fuse_session* session) : session_(session)
+	{
+		if (fuse_set_signal_handlers(session) != 0)
+			throw Error("libfuse: cannot set signal handlers");
+	}
+	SignalHandlers(const SignalHandlers&) = delete;
+	SignalHandlers& operator=(const SignalHandlers&) = delete;
+	~SignalHandlers() { fuse_remove_signal_handlers(session_); }
+
+private:
+	fuse_session* session_;
+};
+
+std::string status_text(const MountFuseOptions& options, const LoadedImage& image, ServiceThread& service,
+			const ImageFs& fs)
+{
+	return service_status_text(options.serve.url, image.id, service.service()) +
+	       "frontend=fuse\n"
+	       "mountpoint=" + options.mountpoint.native() + "\n"
+	       "reads=" + std::to_string(fs.stats.reads) + "\n"
+	       "cache_reads=" + std::to_string(fs.stats.cache_reads) + "\n"
+	       "io_errors=" + std::to_string(fs.stats.io_errors) + "\n";
+}
+
+} // namespace
+
+int run_mount_fuse(const MountFuseOptions& given)
+{
+	MountFuseOptions options = given;
+	options.mountpoint = std::filesystem::absolute(options.mountpoint).lexically_normal();
+	LoadedImage image = load_image(options.serve.url, options.serve.trust);
+	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
+	ImageFs fs{image.manifest, cache};
+
+	FuseArgs args;
+	args.add("httpcloop");
+	args.add("-o");
+	// fsname shows the source in /proc/mounts; allow_other lets non-root users (and
+	// tools running as them) read the image when root mounts it.
+	std::string mount_options = "ro,default_permissions,fsname=httpcloop,subtype=httpcloop";
+	if (geteuid() == 0)
+		mount_options += ",allow_other";
+	args.add(mount_options);
+
+	UniqueFuse handle(fuse_new(&args.args, &ImageFs::operations(), sizeof(fuse_operations), &fs));
+	if (!handle)
+		throw Error("libfuse: cannot create the file system");
+	FuseMount mount(handle.get(), options.mountpoint);
+
+	// Forks in the background case: threads start only after this.
+	if (fuse_daemonize(options.serve.foreground ? 1 : 0) != 0)
+		throw Error("cannot go to the background");
+	if (!options.serve.foreground)
+		route_log_to_syslog();
+	SignalHandlers signals(fuse_get_session(handle.get()));
+
+	ServiceThread service(options.serve.service_options(), image.manifest, cache);
+	fs.service = &service;
+	service.start(ControlServer::listen(fuse_control_socket_path(options.mountpoint)),
+		      [&](std::string_view request) -> std::string {
+			      if (request == "status")
+				      return status_text(options, image, service, fs);
+			      return "ok=0\nerror=unknown request\n";
+		      });
+	log_info("serving " + options.serve.url + " at " + options.mountpoint.native() + "/image");
+
+	std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
+	if (!loop_config)
+		throw Error("libfuse: out of memory");
+	fuse_loop_cfg_set_max_threads(loop_config.get(), 16);
+	int status = fuse_loop_mt(handle.get(), loop_config.get());
+	log_info("unmounted " + options.mountpoint.native());
+	return status == 0 ? 0 : 1;
+}
+
+} // namespace httpcloop
