@@ -102,6 +102,22 @@ grep -q "downloading kernel from $url/good/" <<<"$out" || fail "the faster mirro
 grep -q "$kernel_file" "$work/slow.log" && fail "the kernel was fetched from the slow mirror"
 rm -rf /tmp/bootcache
 
+log "https:// with a CA file verifies the server; without it the handshake is refused"
+openssl req -x509 -newkey ed25519 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+(cd "$www" && exec timeout 120 openssl s_server -accept 127.0.0.1:8443 -cert "$work/tls.crt" -key "$work/tls.key" \
+	-WWW -quiet >/dev/null 2>&1) &
+tls_pid=$!
+cleanup kill "$tls_pid"
+wait_until 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8443' 2>/dev/null
+out=$("$HCBOOT" "${common[@]}" "${key[@]}" --dry-run --on-fail exit --cafile "$work/tls.crt" https://127.0.0.1:8443/good/ 2>&1) ||
+	fail "https boot failed: $out"
+grep -q 'signature good' <<<"$out" || fail "https: no verified manifest: $out"
+cmp "/tmp/bootcache/$(sha256 "$work/kernel")" "$work/kernel" || fail "https: the cached kernel differs"
+rm -rf /tmp/bootcache
+expect_boot_failure "https with an unknown CA" "certificate: self-signed certificate" "${common[@]}" "${key[@]}" \
+	--cafile /etc/ssl/certs/ca-certificates.crt https://127.0.0.1:8443/good/
+
 log "InetBoot: httpfuse=URL boots what is published there"
 echo "quiet httpfuse=$url/good/ httpcloop.pubkey=$(pubkey_base64 "$work/key.pub")" >"$work/cmdline-httpfuse"
 out=$("$HCBOOT" --cmdline-file "$work/cmdline-httpfuse" --dry-run --on-fail exit 2>&1) || fail "httpfuse= failed: $out"
