@@ -118,6 +118,25 @@ rm -rf /tmp/bootcache
 expect_boot_failure "https with an unknown CA" "certificate: self-signed certificate" "${common[@]}" "${key[@]}" \
 	--cafile /etc/ssl/certs/ca-certificates.crt https://127.0.0.1:8443/good/
 
+log "a cache on a device found by its label: the second boot downloads nothing"
+modprobe loop 2>/dev/null || true
+truncate -s 32M "$work/cache.img"
+mkfs.ext4 -q -L hcbcache "$work/cache.img"
+loopdev=$(losetup -f --show "$work/cache.img")
+cleanup losetup -d "$loopdev"
+cleanup umount -q /run/httpcloop-boot-cache
+for round in 1 2; do
+	before=$(grep -c "/good/$kernel_file" "$NGINX_ACCESS_LOG" || true)
+	out=$("$HCBOOT" "${common[@]}" "${key[@]}" --dry-run --on-fail exit --cache LABEL=hcbcache "$url/good/" 2>&1) ||
+		fail "boot with a cache device failed: $out"
+	grep -q "cache: mounted $loopdev (ext4)" <<<"$out" || fail "cache device not mounted: $out"
+	check_eq $((before + 2 - round)) "$(grep -c "/good/$kernel_file" "$NGINX_ACCESS_LOG")" "kernel downloads, round $round"
+	umount /run/httpcloop-boot-cache
+done
+grep -q 'kernel: verified copy in the cache' <<<"$out" || fail "second round did not use the cache: $out"
+debugfs -R "cat /httpcloop-boot/$(sha256 "$work/kernel")" "$loopdev" 2>/dev/null | cmp - "$work/kernel" ||
+	fail "the kernel on the cache device differs"
+
 log "InetBoot: httpfuse=URL boots what is published there"
 echo "quiet httpfuse=$url/good/ httpcloop.pubkey=$(pubkey_base64 "$work/key.pub")" >"$work/cmdline-httpfuse"
 out=$("$HCBOOT" --cmdline-file "$work/cmdline-httpfuse" --dry-run --on-fail exit 2>&1) || fail "httpfuse= failed: $out"

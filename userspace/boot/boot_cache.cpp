@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -22,7 +23,8 @@ namespace {
 
 constexpr const char* kMountPoint = "/run/httpcloop-boot-cache";
 constexpr const char* kSubdirectory = "httpcloop-boot";
-constexpr auto kDeviceWait = std::chrono::seconds(10); // USB storage can take a while to appear
+constexpr std::chrono::milliseconds kDeviceWait{10000}; // USB storage can take a while to appear
+constexpr const char* kAutomaticCache = "LABEL=HTTPCLOOP-CACHE";
 
 bool is_hex_name(const std::string& name)
 {
@@ -35,9 +37,9 @@ bool is_hex_name(const std::string& name)
 }
 
 // LABEL=… and UUID=… through BusyBox findfs; /dev/NODE as is. Waits for the node.
-std::optional<std::string> resolve_device(const std::string& spec)
+std::optional<std::string> resolve_device(const std::string& spec, std::chrono::milliseconds wait)
 {
-	const auto deadline = std::chrono::steady_clock::now() + kDeviceWait;
+	const auto deadline = std::chrono::steady_clock::now() + wait;
 	for (;;) {
 		std::string device = spec;
 		if (spec.starts_with("LABEL=") || spec.starts_with("UUID=")) {
@@ -45,17 +47,11 @@ std::optional<std::string> resolve_device(const std::string& spec)
 			device = by + spec.substr(spec.find('=') + 1);
 			if (access(device.c_str(), F_OK) != 0) {
 				// No udev in a BusyBox initramfs: ask findfs (blkid's probe) instead.
-				std::string findfs = find_program("findfs");
+				std::vector<std::string> findfs = find_tool("findfs");
 				device.clear();
 				if (!findfs.empty()) {
-					std::string out = "/run/httpcloop-findfs.out";
-					std::string command = findfs + " '" + spec + "' >" + out + " 2>/dev/null";
-					std::string shell = find_program("sh");
-					if (!shell.empty() && run_program({shell, "-c", command}) == 0) {
-						std::ifstream result(out);
-						std::getline(result, device);
-					}
-					::unlink(out.c_str());
+					findfs.push_back(spec);
+					device = run_program_line(findfs).value_or("");
 				}
 			}
 		}
@@ -67,19 +63,25 @@ std::optional<std::string> resolve_device(const std::string& spec)
 	}
 }
 
-// Tries the block file systems the kernel knows (/proc/filesystems without "nodev").
+// Tries the block file systems the kernel has registered (/proc/filesystems without
+// "nodev"), then the usual ones by name, which makes the kernel load their modules.
 bool mount_device(const std::string& device)
 {
 	::mkdir("/run", 0755);
 	::mkdir(kMountPoint, 0755);
+	std::vector<std::string> types;
 	std::ifstream filesystems("/proc/filesystems");
-	std::string line;
-	while (std::getline(filesystems, line)) {
+	for (std::string line; std::getline(filesystems, line);) {
 		if (line.starts_with("nodev"))
 			continue;
-		std::string type = line.substr(line.find_first_not_of(" \t") == std::string::npos ? 0 : line.find_first_not_of(" \t"));
-		if (type.empty())
-			continue;
+		size_t start = line.find_first_not_of(" \t");
+		if (start != std::string::npos)
+			types.push_back(line.substr(start));
+	}
+	for (const char* type : {"ext4", "vfat", "exfat", "btrfs", "xfs"})
+		if (std::find(types.begin(), types.end(), type) == types.end())
+			types.push_back(type);
+	for (const std::string& type : types) {
 		if (::mount(device.c_str(), kMountPoint, type.c_str(), MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0) {
 			say("cache: mounted " + device + " (" + type + ") on " + kMountPoint);
 			return true;
@@ -115,13 +117,22 @@ FileDigest digest_file(const std::filesystem::path& path)
 	return digest;
 }
 
-BootCache BootCache::open(const std::optional<std::string>& spec)
+BootCache BootCache::open(const std::optional<std::string>& configured)
 {
 	BootCache cache;
+	std::optional<std::string> spec = configured;
+	bool automatic = false;
+	// As the preboot (PID 1) without httpcloop.cache=, a file system labelled
+	// HTTPCLOOP-CACHE (a USB stick, a partition) is used when present, as InetBoot did.
+	if (!spec && getpid() == 1 && resolve_device(kAutomaticCache, std::chrono::milliseconds(0))) {
+		spec = kAutomaticCache;
+		automatic = true;
+	}
 	if (spec) {
 		std::filesystem::path directory;
 		if (spec->starts_with("/dev/") || spec->starts_with("LABEL=") || spec->starts_with("UUID=")) {
-			std::optional<std::string> device = resolve_device(*spec);
+			std::optional<std::string> device =
+				resolve_device(*spec, automatic ? std::chrono::milliseconds(0) : kDeviceWait);
 			if (!device)
 				warn("cache device " + *spec + " not found after 10 s; downloading to RAM");
 			else if (!mount_device(*device))

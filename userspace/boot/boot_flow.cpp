@@ -276,7 +276,7 @@ int run_boot(const BootRun& run)
 		urls.push_back(parse_pinned_location(*parameters.iscript).location);
 	// The trust configuration is checked before any download: a broken key is an error now.
 	const TrustOptions trust = trust_for(run, boot_location ? boot_location->pinned_sha256 : std::nullopt);
-	if (!trust.any())
+	if (!trust.any() && parameters.boot_url)
 		warn("no httpcloop.pubkey= or httpcloop.sha256=: the boot manifest cannot be authenticated "
 		     "(its files are still checked against it)");
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <getopt.h>
+#include <map>
 #include <sys/reboot.h>
 #include <thread>
 #include <unistd.h>
@@ -106,6 +107,9 @@ int main(int argc, char** argv)
 	};
 	// Options are applied over the command line's parameters by rewriting them as
 	// parameters, so that both go through the one parser and its checks.
+	// A repeated option replaces the earlier one (as usual on a command line); only
+	// --mirror adds up.
+	std::map<std::string, std::string> option_values;
 	std::string overrides;
 	std::string cmdline_file = "/proc/cmdline";
 	BootRun run;
@@ -116,7 +120,12 @@ int main(int argc, char** argv)
 		if (value == -1)
 			break;
 		const std::string argument = optarg ? optarg : "";
-		auto quoted = [&](const char* key) { overrides += std::string(" \"") + key + "=" + argument + "\""; };
+		auto quoted = [&](const char* key) {
+			if (std::string_view(key) == "httpcloop.mirror")
+				overrides += std::string(" \"") + key + "=" + argument + "\"";
+			else
+				option_values[key] = argument;
+		};
 		switch (value) {
 		case 'h': std::fputs(kUsage, stdout); return 0;
 		case kDryRun: run.dry_run = true; break;
@@ -147,6 +156,8 @@ int main(int argc, char** argv)
 			return kExitUsage;
 		}
 	}
+	for (const auto& [key, value] : option_values)
+		overrides += " \"" + key + "=" + value + "\"";
 	if (argc - optind > 1) {
 		std::fprintf(stderr, "httpcloop-boot: expected at most one URL\n");
 		return kExitUsage;

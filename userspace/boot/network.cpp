@@ -108,7 +108,7 @@ void ensure_network(NetworkMode mode, const std::vector<std::string>& urls, unsi
 	if (interfaces.empty())
 		throw Error("no network interface (only lo): check that the kernel has a driver for the network card "
 			    "(or that the VM has one), or use a local URL");
-	const std::string udhcpc = find_program("udhcpc");
+	const std::vector<std::string> udhcpc = find_tool("udhcpc");
 	if (udhcpc.empty())
 		throw Error("no udhcpc to configure " + interfaces.front() +
 			    " by DHCP: configure the network before httpcloop-boot (ip= on the kernel command line) "
@@ -116,7 +116,9 @@ void ensure_network(NetworkMode mode, const std::vector<std::string>& urls, unsi
 	const std::string tries = std::to_string(std::max(2u, timeout_s / 3));
 	for (const std::string& name : interfaces) {
 		say("asking for an address by DHCP on " + name);
-		int status = run_program({udhcpc, "-i", name, "-n", "-q", "-f", "-t", tries, "-T", "3"});
+		std::vector<std::string> command = udhcpc;
+		command.insert(command.end(), {"-i", name, "-n", "-q", "-f", "-t", tries, "-T", "3"});
+		int status = run_program(command);
 		if (status == 0) {
 			std::string up = configured_interface();
 			say("network is up: " + (up.empty() ? name : up));
