@@ -4,6 +4,7 @@
 #include "util/fd.hpp"
 
 #include <arpa/inet.h>
+#include <chrono>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
@@ -160,6 +161,50 @@ TEST(BootHttpClient, ConnectionRefused)
 		url = gone.url("/");
 	}
 	EXPECT_THROW_MESSAGE(http_fetch_text(url, quick()), HttpError, "cannot connect to 127.0.0.1");
+}
+
+// Sends the response a byte at a time, 0.2 s apart (at most 40 bytes, so it ends).
+class TrickleServer {
+public:
+	TrickleServer()
+	{
+		listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		sockaddr_in address{};
+		address.sin_family = AF_INET;
+		address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		socklen_t length = sizeof address;
+		if (!listener_ || ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+		    ::listen(listener_.get(), 1) != 0 ||
+		    ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+			throw std::runtime_error("cannot start the test server");
+		port_ = ntohs(address.sin_port);
+		thread_ = std::jthread([this](std::stop_token stop) {
+			UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+			const std::string response = "HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+			for (size_t i = 0; connection && i < response.size() && !stop.stop_requested(); ++i) {
+				if (::send(connection.get(), &response[i], 1, MSG_NOSIGNAL) != 1)
+					return;
+				std::this_thread::sleep_for(std::chrono::milliseconds(200));
+			}
+		});
+	}
+	~TrickleServer() { ::shutdown(listener_.get(), SHUT_RDWR); }
+	std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+private:
+	UniqueFd listener_;
+	uint16_t port_ = 0;
+	std::jthread thread_;
+};
+
+TEST(BootHttpClient, TrickleIsAStallEvenInTheHeader)
+{
+	TrickleServer server;
+	HttpOptions options = quick();
+	options.timeout_s = 1;
+	const auto start = std::chrono::steady_clock::now();
+	EXPECT_THROW_MESSAGE(http_fetch_text(server.url(), options), HttpError, "less than 1 KiB in 1 s");
+	EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
 }
 
 TEST(BootHttpClient, HttpsNeedsCaBundle)

@@ -150,7 +150,24 @@ private:
 			throw HttpError(what_ + ": the server closed the connection in the " + std::string(where));
 	}
 
+	// Every byte from the socket counts towards the minimum rate, headers and chunk lines
+	// included, so that a server trickling a byte at a time cannot hold us for hours.
 	size_t raw_read(uint8_t* out, size_t size)
+	{
+		size_t n = raw_read_once(out, size);
+		window_bytes_ += n;
+		const auto now = Clock::now();
+		if (now - window_start_ >= std::chrono::seconds(timeout_s_)) {
+			if (window_bytes_ < kMinBytesPerWindow)
+				throw HttpError(what_ + ": less than 1 KiB in " + std::to_string(timeout_s_) +
+						" s (server too slow)");
+			window_start_ = now;
+			window_bytes_ = 0;
+		}
+		return n;
+	}
+
+	size_t raw_read_once(uint8_t* out, size_t size)
 	{
 		for (;;) {
 			if (ssl_) {
@@ -275,6 +292,8 @@ private:
 	std::unique_ptr<SSL, SslDeleter> ssl_;
 	std::vector<uint8_t> buffer_;
 	size_t buffer_pos_ = 0;
+	Clock::time_point window_start_ = Clock::now();
+	uint64_t window_bytes_ = 0;
 };
 
 struct ResponseHead {
@@ -329,7 +348,7 @@ ResponseHead read_head(Connection& connection, const std::string& what)
 	return head;
 }
 
-// Counts bytes and enforces the size limit and the minimum rate.
+// Counts body bytes and enforces the size limit as they arrive.
 class BodyGuard {
 public:
 	BodyGuard(const HttpOptions& options, const std::string& what) : options_(options), what_(what) {}
@@ -339,15 +358,6 @@ public:
 		if (received_ > options_.max_bytes)
 			throw HttpError(what_ + ": the body is larger than the limit of " + std::to_string(options_.max_bytes) +
 					" bytes");
-		window_bytes_ += n;
-		const auto now = Clock::now();
-		if (now - window_start_ >= std::chrono::seconds(options_.timeout_s)) {
-			if (window_bytes_ < kMinBytesPerWindow)
-				throw HttpError(what_ + ": less than 1 KiB in " + std::to_string(options_.timeout_s) +
-						" s (server too slow)");
-			window_start_ = now;
-			window_bytes_ = 0;
-		}
 	}
 	uint64_t received() const { return received_; }
 
@@ -355,8 +365,6 @@ private:
 	const HttpOptions& options_;
 	const std::string& what_;
 	uint64_t received_ = 0;
-	uint64_t window_bytes_ = 0;
-	Clock::time_point window_start_ = Clock::now();
 };
 
 void read_body(Connection& connection, const ResponseHead& head, const HttpOptions& options, const std::string& what,
