@@ -17,7 +17,8 @@ openssl pkey -in "$work/key" -noout 2>/dev/null || fail "openssl cannot read the
 check_eq "$(openssl pkey -in "$work/key" -pubout)" "$(cat "$work/key.pub")" "public key derived by openssl"
 
 image=$work/image
-head -c $((2 * 1024 * 1024 + 555)) /dev/urandom >"$image"
+# Not a multiple of the block size; a multiple of 512, as a block device's size is.
+head -c $((2 * 1024 * 1024 + 3 * 4096)) /dev/urandom >"$image"
 "$HTTPCLOOP" mkimage --block-size 64K --sign "$work/key" "$image" "$www/img" >/dev/null
 check test -s "$www/img/manifest.sig"
 id=$(sha256 "$www/img/manifest")
@@ -67,6 +68,7 @@ log "attach with the right key and pin; every byte compared"
 dev=$("$HTTPCLOOP" attach --cache /tmp/cache --pubkey "$work/key.pub" "$url/img/#sha256=$id")
 check_eq /dev/httpcloop0 "$dev" "device"
 cleanup "$HTTPCLOOP" detach "$dev"
+check_eq "$(stat -c %s "$image")" "$(blockdev --getsize64 "$dev")" "device size"
 cmp "$dev" "$image" || fail "the device differs from the image"
 "$HTTPCLOOP" detach "$dev"
 log "signed image OK"
