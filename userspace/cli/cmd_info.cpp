@@ -44,6 +44,7 @@ void print_text(const InfoReport& report)
 	std::printf("block size:           %u (%s)\n", manifest.block_size, format_bytes(manifest.block_size).c_str());
 	std::printf("codec:                %.*s\n", static_cast<int>(codec_name(manifest.codec).size()),
 		    codec_name(manifest.codec).data());
+	std::printf("layout:               %s\n", manifest.is_packed() ? "one blocks.pack (HTTP Range requests)" : "one file per block");
 	std::printf("blocks:               %llu\n", count(stats.blocks));
 	std::printf("holes:                %llu\n", count(stats.holes));
 	std::printf("raw blocks:           %llu\n", count(stats.raw_blocks));
@@ -63,12 +64,13 @@ void print_json(const InfoReport& report)
 	std::printf("{\"format_version\":%u,\"image_size\":%llu,\"block_size\":%u,\"codec\":\"%.*s\","
 		    "\"block_count\":%llu,\"holes\":%llu,\"raw_blocks\":%llu,\"unique_stored_blocks\":%llu,"
 		    "\"unique_stored_bytes\":%llu,\"total_stored_bytes\":%llu,\"compression_ratio\":%.4f,"
-		    "\"image_id\":\"%s\"}\n",
+		    "\"image_id\":\"%s\",\"packed\":%s}\n",
 		    Manifest::kFormatVersion, count(manifest.image_size), manifest.block_size,
 		    static_cast<int>(codec_name(manifest.codec).size()), codec_name(manifest.codec).data(),
 		    count(stats.blocks), count(stats.holes), count(stats.raw_blocks), count(stats.unique_stored_blocks),
 		    count(stats.unique_stored_bytes), count(stats.total_stored_bytes),
-		    stats.compression_ratio(manifest.image_size), to_hex(report.image_id).c_str());
+		    stats.compression_ratio(manifest.image_size), to_hex(report.image_id).c_str(),
+		    manifest.is_packed() ? "true" : "false");
 }
 
 } // namespace

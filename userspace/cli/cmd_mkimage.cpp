@@ -30,6 +30,9 @@ const std::string_view mkimage_help =
 	"  -l, --level N          compression level (default 3 for zstd, 6 for zlib;\n"
 	"                         zstd 1..22, zlib 1..9)\n"
 	"  -j, --threads N        encoder threads (default: one per core)\n"
+	"  -p, --pack             write every stored block into one OUTDIR/blocks.pack\n"
+	"                         (fetched with HTTP Range requests) instead of one file\n"
+	"                         per block: for servers where many small files are a burden\n"
 	"  -s, --sign KEYFILE     sign the manifest with this Ed25519 private key (from\n"
 	"                         `httpcloop keygen`): writes OUTDIR/manifest.sig\n"
 	"  -h, --help             show this help\n";
@@ -47,6 +50,8 @@ void print_summary(const MkimageResult& result, double seconds)
 		    static_cast<unsigned long long>(stats.unique_stored_blocks),
 		    static_cast<unsigned long long>(result.new_block_files), format_bytes(stats.unique_stored_bytes).c_str(),
 		    stats.compression_ratio(image_size), seconds > 0 ? static_cast<double>(image_size) / 1e6 / seconds : 0.0);
+	if (result.manifest.is_packed())
+		std::printf("pack: blocks.pack, %s\n", format_bytes(result.pack_size).c_str());
 	std::printf("image id: %s\n", to_hex(result.manifest_id).c_str());
 }
 
@@ -78,6 +83,7 @@ int run_mkimage(int argc, char** argv)
 		{"codec", required_argument, nullptr, 'c'},
 		{"level", required_argument, nullptr, 'l'},
 		{"threads", required_argument, nullptr, 'j'},
+		{"pack", no_argument, nullptr, 'p'},
 		{"sign", required_argument, nullptr, 's'},
 		{"help", no_argument, nullptr, 'h'},
 		{nullptr, 0, nullptr, 0},
@@ -86,7 +92,7 @@ int run_mkimage(int argc, char** argv)
 	std::optional<std::string> level_text;
 	std::optional<std::string> sign_key;
 	std::optional<int> first_operand =
-		parse_options(argc, argv, "b:c:l:j:s:h", long_options, mkimage_help, [&](int value, const char* argument) {
+		parse_options(argc, argv, "b:c:l:j:ps:h", long_options, mkimage_help, [&](int value, const char* argument) {
 			switch (value) {
 			case 'b': {
 				uint64_t size = parse_size(argument, "block size");
@@ -109,6 +115,7 @@ int run_mkimage(int argc, char** argv)
 			case 'j':
 				options.threads = static_cast<unsigned>(parse_integer(argument, 1, 256, "thread count"));
 				break;
+			case 'p': options.pack = true; break;
 			case 's': sign_key = argument; break;
 			}
 		});

@@ -85,6 +85,27 @@ std::string to_json(const KeyValues& values)
 	return object.str();
 }
 
+void print_fetch_details(const KeyValues& daemon)
+{
+	std::printf("  fetching: %llu in flight, readahead %llu blocks (%llu joined by reads), prefetch %llu blocks%s\n",
+		    static_cast<unsigned long long>(number(daemon, "in_flight")),
+		    static_cast<unsigned long long>(number(daemon, "readahead_blocks")),
+		    static_cast<unsigned long long>(number(daemon, "readahead_joined")),
+		    static_cast<unsigned long long>(number(daemon, "background_blocks")),
+		    number(daemon, "prefetching") ? " (running)" : "");
+	const uint64_t mirrors = number(daemon, "mirrors");
+	for (uint64_t i = 0; i < mirrors && mirrors > 1; i++) {
+		const std::string key = "mirror." + std::to_string(i) + ".";
+		std::printf("  mirror %llu: %s: %llu requests, %s, %llu errors, %.1f ms%s\n",
+			    static_cast<unsigned long long>(i), text(daemon, key + "url").c_str(),
+			    static_cast<unsigned long long>(number(daemon, key + "requests")),
+			    format_bytes(number(daemon, key + "bytes")).c_str(),
+			    static_cast<unsigned long long>(number(daemon, key + "errors")),
+			    static_cast<double>(number(daemon, key + "latency_us")) / 1000.0,
+			    number(daemon, key + "down") ? " (benched)" : "");
+	}
+}
+
 void print_human(uint32_t index, const KeyValues& kernel, const std::optional<KeyValues>& daemon)
 {
 	const uint64_t total = number(kernel, "blocks_total");
@@ -110,6 +131,12 @@ void print_human(uint32_t index, const KeyValues& kernel, const std::optional<Ke
 			    static_cast<unsigned long long>(number(*daemon, "http_requests")),
 			    static_cast<unsigned long long>(number(*daemon, "http_errors") + number(*daemon, "integrity_errors")),
 			    static_cast<unsigned long long>(number(*daemon, "blocks_failed")));
+	if (daemon)
+		print_fetch_details(*daemon);
+	const uint64_t cache_reads = number(kernel, "cache_reads");
+	const uint64_t misses = number(kernel, "misses");
+	std::printf("  hit rate: %.1f%% of reads found their blocks cached\n",
+		    cache_reads + misses ? 100.0 * static_cast<double>(cache_reads) / static_cast<double>(cache_reads + misses) : 0.0);
 	std::printf("  kernel:   %llu reads from cache, %llu waited for a block, %llu waiting now, %llu I/O errors\n",
 		    static_cast<unsigned long long>(number(kernel, "cache_reads")),
 		    static_cast<unsigned long long>(number(kernel, "misses")),
@@ -135,6 +162,7 @@ void print_fuse_human(const KeyValues& daemon)
 		    static_cast<unsigned long long>(number(daemon, "http_requests")),
 		    static_cast<unsigned long long>(number(daemon, "http_errors") + number(daemon, "integrity_errors")),
 		    static_cast<unsigned long long>(number(daemon, "blocks_failed")));
+	print_fetch_details(daemon);
 	std::printf("  reads:    %llu, %llu all from cache, %llu I/O errors\n",
 		    static_cast<unsigned long long>(number(daemon, "reads")),
 		    static_cast<unsigned long long>(number(daemon, "cache_reads")),

@@ -16,6 +16,8 @@ const std::array kCommands = {
 	Command{"detach", "remove a device and stop its daemon", detach_help, run_detach},
 	Command{"status", "show devices and FUSE mounts: cache, blocks and bytes fetched, errors", status_help,
 		run_status},
+	Command{"prefetch", "download the rest of an image in the background, for offline use", prefetch_help,
+		run_prefetch},
 	Command{"mount-fuse", "serve an image as MOUNTPOINT/image through FUSE (no kernel module needed)",
 		mount_fuse_help, run_mount_fuse},
 	Command{"keygen", "make an Ed25519 key pair for signing manifests (mkimage/mkboot --sign)", keygen_help,

@@ -17,6 +17,15 @@ namespace httpcloop::cli {
 	"  --parallel N       most HTTP transfers at once (default 8)\n" \
 	"  --attempts N       tries per block before its reads fail with EIO (default 4)\n" \
 	"  --timeout SECONDS  limit for one block transfer (default 60)\n" \
+	"  --deadline SECONDS a block not fetched by then fails, whatever the attempts\n" \
+	"                     (default 120; the kernel waits io_timeout, 300, longer)\n" \
+	"  --mirror URL       another server with the same image (repeatable): transfers go\n" \
+	"                     to the fastest, fail over on errors and stalls, and come back\n" \
+	"  --cacert FILE      trust these CA certificates for https:// (default: the system's)\n" \
+	"  --no-readahead     fetch only what is read (default: read ahead of sequential reads)\n" \
+	"  --prefetch all     fetch the whole image in the background, for offline use\n" \
+	"  --profile FILE     fetch first, in the background, the blocks a recorded boot read\n" \
+	"  --record-profile FILE  record the order of first reads (for --profile next time)\n" \
 	"  --pubkey FILE      refuse the manifest unless manifest.sig verifies with this\n" \
 	"                     Ed25519 public key (PEM, from `httpcloop keygen`)\n" \
 	"  --sha256 HEX       refuse the manifest unless its SHA-256 is HEX (also URL#sha256=HEX)\n"

@@ -68,7 +68,7 @@ public:
 	Daemon(const AttachOptions& options, LoadedImage image, CacheStore cache)
 		: options_(options), manifest_(std::move(image.manifest)), image_id_(image.id),
 		  cache_(std::move(cache)),
-		  service_(options.serve.service_options(), manifest_, cache_,
+		  service_(options.serve.service_options(image.id), manifest_, cache_,
 			   [this](uint64_t block, std::string_view error) { on_block_done(block, error); }),
 		  signals_(block_signals())
 	{
@@ -104,6 +104,7 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 	std::vector<uint8_t> bitmap = cache_.present_bitmap();
 	index_ = kernel_->add_device({manifest_.image_size, manifest_.block_size, cache_.data_fd(), bitmap});
 	const std::string device = "/dev/httpcloop" + std::to_string(index_);
+	start_background_work(service_, options_.serve, image_id_);
 
 	while (!stop_) {
 		curl_waitfd fds[3] = {
@@ -185,6 +186,10 @@ std::string Daemon::handle_control(std::string_view request)
 {
 	if (request == "status")
 		return status_report();
+	if (request == "prefetch") {
+		service_.prefetch_all();
+		return "ok=1\n";
+	}
 	if (request == "detach") {
 		std::string error;
 		return try_detach(error) ? "ok=1\n" : "ok=0\nerror=" + error + "\n";
@@ -196,7 +201,7 @@ std::string Daemon::handle_control(std::string_view request)
 
 int run_attach(const AttachOptions& options)
 {
-	LoadedImage image = load_image(options.serve.url, options.serve.trust);
+	LoadedImage image = load_image(options.serve.urls(), options.serve.trust);
 	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
 
 	if (options.serve.foreground) {

@@ -1,34 +1,84 @@
 #include "fetch/block_fetcher.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace httpcloop {
 
 struct BlockFetcher::Transfer {
-	uint64_t block = 0;
-	std::string url;
-	size_t expected_size = 0;
-	bool too_large = false;
-	std::vector<uint8_t> body;
+	FetchRequest request;
 	CurlEasy handle;
+	std::vector<uint8_t> body;
+	std::string content_range; // the Content-Range header, if any
+	std::string refused;       // why the write callback stopped the transfer
+	std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 	char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
 namespace {
 
-// Appends to the transfer's body, refusing to grow it past what the manifest promised
-// (returning less than given makes libcurl abort with CURLE_WRITE_ERROR).
+std::string expected_content_range(const ByteRange& range)
+{
+	return "bytes " + std::to_string(range.offset) + "-" + std::to_string(range.offset + range.length - 1) + "/";
+}
+
+// Checks, at the first byte of a body, that it is the one we asked for.
+std::string check_response(BlockFetcher::Transfer& transfer)
+{
+	long status = 0;
+	curl_easy_getinfo(transfer.handle.get(), CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 300)
+		return {}; // an error status: reported with its code when the transfer ends
+	if (!transfer.request.range)
+		return status == 200 ? std::string() : "HTTP " + std::to_string(status) + " instead of 200";
+	if (status != 206)
+		return "the server ignored the Range request (HTTP " + std::to_string(status) + " instead of 206)";
+	const std::string want = expected_content_range(*transfer.request.range);
+	if (transfer.content_range.compare(0, want.size(), want) != 0)
+		return "wrong Content-Range '" + transfer.content_range + "', asked for '" + want + "…'";
+	return {};
+}
+
+// Appends to the transfer's body, refusing a body that is not the one asked for or that
+// outgrows what the manifest promised (returning less than given makes libcurl abort).
 size_t append_body(char* data, size_t size, size_t count, void* user)
 {
 	auto* transfer = static_cast<BlockFetcher::Transfer*>(user);
 	const size_t length = size * count;
-	if (length > transfer->expected_size - transfer->body.size()) {
-		transfer->too_large = true;
+	if (transfer->body.empty()) {
+		transfer->refused = check_response(*transfer);
+		if (!transfer->refused.empty())
+			return 0;
+	}
+	if (length > transfer->request.expected_size - transfer->body.size()) {
+		transfer->refused = "body larger than the manifest says (" +
+				    std::to_string(transfer->request.expected_size) + " bytes)";
 		return 0;
 	}
 	transfer->body.insert(transfer->body.end(), data, data + length);
 	return length;
+}
+
+// Keeps the Content-Range header of the final response (a redirect's headers come first).
+size_t read_header(char* data, size_t size, size_t count, void* user)
+{
+	auto* transfer = static_cast<BlockFetcher::Transfer*>(user);
+	std::string_view line(data, size * count);
+	constexpr std::string_view kName = "content-range:";
+	if (line.size() > kName.size() &&
+	    std::equal(kName.begin(), kName.end(), line.begin(),
+		       [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+		line.remove_prefix(kName.size());
+		while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+			line.remove_prefix(1);
+		while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' '))
+			line.remove_suffix(1);
+		transfer->content_range = line;
+	} else if (line.rfind("HTTP/", 0) == 0) {
+		transfer->content_range.clear(); // a new response (after a redirect)
+	}
+	return size * count;
 }
 
 } // namespace
@@ -39,8 +89,10 @@ BlockFetcher::BlockFetcher(const FetchOptions& options) : options_(options)
 	multi_.reset(curl_multi_init());
 	if (!multi_)
 		throw HttpError("libcurl: cannot create a multi handle");
-	curl_multi_setopt(multi_.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options_.max_parallel));
 	curl_multi_setopt(multi_.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	// Connections per host: enough for the transfers we run, and kept for reuse.
+	curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_parallel));
+	curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_parallel * 2));
 }
 
 BlockFetcher::~BlockFetcher()
@@ -63,48 +115,43 @@ CurlEasy BlockFetcher::take_handle()
 	return handle;
 }
 
-void BlockFetcher::start(uint64_t block, std::string url, size_t expected_size)
+void BlockFetcher::start(FetchRequest request)
 {
 	auto transfer = std::make_unique<Transfer>();
-	transfer->block = block;
-	transfer->url = std::move(url);
-	transfer->expected_size = expected_size;
-	queued_.push_back(std::move(transfer));
-	launch_queued();
-}
-
-void BlockFetcher::launch_queued()
-{
-	while (!queued_.empty() && active_.size() < options_.max_parallel) {
-		std::unique_ptr<Transfer> transfer = std::move(queued_.front());
-		queued_.pop_front();
-		transfer->handle = take_handle();
-		transfer->body.reserve(transfer->expected_size);
-		CURL* h = transfer->handle.get();
-		set_curl_option(h, CURLOPT_URL, transfer->url.c_str());
-		set_curl_option(h, CURLOPT_PRIVATE, transfer.get());
-		set_curl_option(h, CURLOPT_WRITEFUNCTION, &append_body);
-		set_curl_option(h, CURLOPT_WRITEDATA, transfer.get());
-		set_curl_option(h, CURLOPT_ERRORBUFFER, transfer->error_buffer);
-		set_curl_option(h, CURLOPT_NOSIGNAL, 1L);
-		set_curl_option(h, CURLOPT_FOLLOWLOCATION, 1L);
-		set_curl_option(h, CURLOPT_MAXREDIRS, 3L);
-		set_curl_option(h, CURLOPT_PROTOCOLS_STR, "http,https");
-		set_curl_option(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-		set_curl_option(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
-		set_curl_option(h, CURLOPT_TIMEOUT, options_.transfer_timeout_s);
-		set_curl_option(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
-		set_curl_option(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
-		set_curl_option(h, CURLOPT_PIPEWAIT, 1L);
-		set_curl_option(h, CURLOPT_USERAGENT, "httpcloop/0.1");
-		// Block files are already compressed; a transfer encoding would only cost CPU.
-		set_curl_option(h, CURLOPT_ACCEPT_ENCODING, static_cast<const char*>(nullptr));
-		CURLMcode added = curl_multi_add_handle(multi_.get(), h);
-		if (added != CURLM_OK)
-			throw HttpError(std::string("libcurl: cannot start a transfer: ") + curl_multi_strerror(added));
-		counters_.requests++;
-		active_.push_back(std::move(transfer));
+	transfer->request = std::move(request);
+	transfer->handle = take_handle();
+	transfer->body.reserve(transfer->request.expected_size);
+	CURL* h = transfer->handle.get();
+	set_curl_option(h, CURLOPT_URL, transfer->request.url.c_str());
+	set_curl_option(h, CURLOPT_PRIVATE, transfer.get());
+	set_curl_option(h, CURLOPT_WRITEFUNCTION, &append_body);
+	set_curl_option(h, CURLOPT_WRITEDATA, transfer.get());
+	set_curl_option(h, CURLOPT_HEADERFUNCTION, &read_header);
+	set_curl_option(h, CURLOPT_HEADERDATA, transfer.get());
+	set_curl_option(h, CURLOPT_ERRORBUFFER, transfer->error_buffer);
+	set_curl_option(h, CURLOPT_NOSIGNAL, 1L);
+	set_curl_option(h, CURLOPT_FOLLOWLOCATION, 1L);
+	set_curl_option(h, CURLOPT_MAXREDIRS, 3L);
+	set_curl_option(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	set_curl_option(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	set_curl_option(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
+	set_curl_option(h, CURLOPT_TIMEOUT, options_.transfer_timeout_s);
+	set_curl_option(h, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
+	set_curl_option(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+	set_curl_option(h, CURLOPT_PIPEWAIT, 1L);
+	set_curl_option(h, CURLOPT_USERAGENT, "httpcloop/0.1");
+	if (!options_.ca_file.empty())
+		set_curl_option(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+	if (transfer->request.range) {
+		const ByteRange& range = *transfer->request.range;
+		std::string spec = std::to_string(range.offset) + "-" + std::to_string(range.offset + range.length - 1);
+		set_curl_option(h, CURLOPT_RANGE, spec.c_str()); // libcurl copies it
 	}
+	CURLMcode added = curl_multi_add_handle(multi_.get(), h);
+	if (added != CURLM_OK)
+		throw HttpError(std::string("libcurl: cannot start a transfer: ") + curl_multi_strerror(added));
+	counters_.requests++;
+	active_.push_back(std::move(transfer));
 }
 
 void BlockFetcher::poll(struct curl_waitfd* extra, unsigned extra_count, int timeout_ms)
@@ -135,22 +182,28 @@ std::vector<FetchResult> BlockFetcher::collect()
 		curl_multi_remove_handle(multi_.get(), h);
 
 		FetchResult result;
-		result.block = transfer->block;
+		result.tag = transfer->request.tag;
+		result.elapsed = std::chrono::steady_clock::now() - transfer->started;
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		long redirects = 0;
+		curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &redirects);
+		char* effective = nullptr;
+		curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &effective);
+		result.effective_url = effective ? effective : transfer->request.url;
+		result.redirected = redirects > 0;
 		counters_.bytes += transfer->body.size();
-		if (transfer->too_large) {
-			result.error = transfer->url + ": body larger than the manifest says (" +
-				       std::to_string(transfer->expected_size) + " bytes)";
+		const std::string& url = transfer->request.url;
+		if (!transfer->refused.empty()) {
+			result.error = url + ": " + transfer->refused;
 		} else if (code != CURLE_OK) {
-			result.error = transfer->url + ": " +
-				       (transfer->error_buffer[0] ? transfer->error_buffer : curl_easy_strerror(code));
-		} else if (status != 200) {
-			result.error = transfer->url + ": HTTP " + std::to_string(status);
-			result.retryable = status != 404 && status != 410;
-		} else if (transfer->body.size() != transfer->expected_size) {
-			result.error = transfer->url + ": got " + std::to_string(transfer->body.size()) +
-				       " bytes, the manifest says " + std::to_string(transfer->expected_size);
+			result.error = url + ": " + (transfer->error_buffer[0] ? transfer->error_buffer : curl_easy_strerror(code));
+		} else if (status != (transfer->request.range ? 206 : 200)) {
+			result.error = url + ": HTTP " + std::to_string(status);
+			result.not_found = status == 404 || status == 410;
+		} else if (transfer->body.size() != transfer->request.expected_size) {
+			result.error = url + ": got " + std::to_string(transfer->body.size()) + " bytes, expected " +
+				       std::to_string(transfer->request.expected_size);
 		} else {
 			result.ok = true;
 			result.body = std::move(transfer->body);
@@ -160,7 +213,6 @@ std::vector<FetchResult> BlockFetcher::collect()
 		results.push_back(std::move(result));
 		idle_handles_.push_back(std::move(transfer->handle));
 	}
-	launch_queued();
 	return results;
 }
 

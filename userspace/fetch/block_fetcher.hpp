@@ -1,17 +1,23 @@
 #pragma once
-// Downloads block files in parallel on one libcurl multi handle, driven by the
-// daemon's event loop: start() queues a transfer, the loop waits in poll(),
-// and collect() returns the transfers that finished. Connections are kept
-// alive and reused across blocks. Bodies are bounded by the size the manifest
-// promises, so a hostile server cannot make the daemon buffer more.
+// The HTTP transport of the fetch engine: many GETs in flight on one libcurl multi handle,
+// driven by the caller's event loop (start() queues, poll() waits, collect() returns what
+// finished). Connections are kept alive and reused, HTTP/2 streams multiplexed where the
+// server offers them. Which URL to fetch, from which mirror and when to retry is the
+// scheduler's business (service/fetch_scheduler), not this class's.
+//
+// Every body is bounded by the size the caller expects, so a hostile or broken server
+// cannot make us buffer more; a Range request must be answered with 206 and exactly the
+// Content-Range asked for, and a 200 (the whole file) is refused at its first byte.
 //
 // Not thread-safe: one thread (the event loop) owns a BlockFetcher.
 
 #include "fetch/curl_handle.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,15 +30,32 @@ struct FetchOptions {
 	// A transfer slower than low_speed_bytes/s for low_speed_time_s is a stall.
 	long low_speed_bytes = 1024;
 	long low_speed_time_s = 15;
+	std::string ca_file; // --cacert: trust these CAs instead of the system's
+};
+
+struct ByteRange {
+	uint64_t offset = 0;
+	uint64_t length = 0;
+};
+
+struct FetchRequest {
+	uint64_t tag = 0; // the caller's, returned with the result
+	std::string url;
+	std::optional<ByteRange> range; // a Range request, or the whole file
+	size_t expected_size = 0;       // the body must be exactly this long
 };
 
 struct FetchResult {
-	uint64_t block = 0;
+	uint64_t tag = 0;
 	bool ok = false;
-	// For a failure: whether another attempt can help (a 404 or 410 cannot).
-	bool retryable = true;
+	// For a failure: true when the resource does not exist there (404, 410): asking the
+	// same server again cannot help.
+	bool not_found = false;
 	std::string error;
 	std::vector<uint8_t> body;
+	std::chrono::duration<double> elapsed{};
+	std::string effective_url; // after redirects
+	bool redirected = false;
 };
 
 struct FetchCounters {
@@ -48,8 +71,8 @@ public:
 	BlockFetcher(const BlockFetcher&) = delete;
 	BlockFetcher& operator=(const BlockFetcher&) = delete;
 
-	// Queues a GET of `url`, whose body must be exactly `expected_size` bytes.
-	void start(uint64_t block, std::string url, size_t expected_size);
+	// Starts the transfer now (the scheduler keeps within max_parallel).
+	void start(FetchRequest request);
 
 	// Waits up to timeout_ms for network activity or one of `extra` fds (their revents
 	// are filled in), then drives the transfers.
@@ -59,20 +82,18 @@ public:
 	// Transfers that finished since the last call.
 	std::vector<FetchResult> collect();
 
-	size_t active() const { return active_.size() + queued_.size(); }
+	size_t active() const { return active_.size(); }
 	const FetchCounters& counters() const { return counters_; }
 
-	struct Transfer; // one block's download; public for the libcurl callbacks
+	struct Transfer; // one transfer's state; public for the libcurl callbacks
 
 private:
-	void launch_queued();
 	CurlEasy take_handle();
 
 	FetchOptions options_;
 	CurlMulti multi_;
 	std::vector<CurlEasy> idle_handles_; // reused: they keep connection state warm
 	std::vector<std::unique_ptr<Transfer>> active_;
-	std::deque<std::unique_ptr<Transfer>> queued_;
 	FetchCounters counters_;
 };
 

@@ -90,12 +90,15 @@ SizeLimits limits_for(Codec codec, uint32_t plain_size)
 	return {plain_size, compress_bound(codec, plain_size), zero_block_hash(plain_size)};
 }
 
-void validate_entry(const BlockEntry& block, uint64_t index, const SizeLimits& limits)
+void validate_entry(const BlockEntry& block, uint64_t index, const SizeLimits& limits, bool packed)
 {
 	if ((block.flags & ~BlockEntry::kKnownFlags) != 0)
 		reject_block(index, "unknown entry flags " + hex32(block.flags));
-	if (block.pack_offset != 0)
-		reject_block(index, "non-zero pack offset in a manifest that is not packed");
+	if (block.pack_offset != 0 && (!packed || block.is_hole()))
+		reject_block(index, packed ? "a hole with a pack offset" : "non-zero pack offset in a manifest that is not packed");
+	// A pack is at most 2^62 bytes; no offset + size may wrap around.
+	if (block.pack_offset > (uint64_t{1} << 62))
+		reject_block(index, "pack offset out of range");
 	if (block.is_hole()) {
 		if (block.is_raw())
 			reject_block(index, "a hole cannot also be raw");
@@ -180,9 +183,7 @@ Manifest Manifest::parse(std::span<const uint8_t> bytes)
 	if (hash_algo != kHashSha256)
 		reject("unknown hash algorithm " + std::to_string(hash_algo));
 	manifest.flags = load_le<uint32_t>(data + header::flags);
-	if (manifest.flags & kFlagPacked)
-		reject("the PACKED flag is reserved for a later format version");
-	if (manifest.flags != 0)
+	if ((manifest.flags & ~kFlagPacked) != 0)
 		reject("unknown header flags " + hex32(manifest.flags));
 	if (!std::all_of(data + header::reserved, data + header::reserved + header::reserved_size,
 			 [](uint8_t byte) { return byte == 0; }))
@@ -225,7 +226,7 @@ Manifest Manifest::parse(std::span<const uint8_t> bytes)
 		block.stored_size = load_le<uint32_t>(cursor + entry::stored_size);
 		block.flags = load_le<uint32_t>(cursor + entry::flags);
 		block.pack_offset = load_le<uint64_t>(cursor + entry::pack_offset);
-		validate_entry(block, index, index + 1 == block_count ? last : full);
+		validate_entry(block, index, index + 1 == block_count ? last : full, manifest.is_packed());
 	}
 	return manifest;
 }

@@ -34,7 +34,7 @@ public:
 	static constexpr uint16_t kEntrySize = 80;
 	static constexpr size_t kChecksumSize = 32;
 	static constexpr uint8_t kHashSha256 = 1;
-	static constexpr uint32_t kFlagPacked = 1u << 0; // reserved for a later format version
+	static constexpr uint32_t kFlagPacked = 1u << 0; // blocks live in BASE/blocks.pack
 
 	static constexpr uint32_t kMinBlockSize = 64 * 1024;
 	static constexpr uint32_t kMaxBlockSize = 4 * 1024 * 1024;

@@ -89,7 +89,7 @@ int run_mount_fuse(const MountFuseOptions& given)
 {
 	MountFuseOptions options = given;
 	options.mountpoint = std::filesystem::absolute(options.mountpoint).lexically_normal();
-	LoadedImage image = load_image(options.serve.url, options.serve.trust);
+	LoadedImage image = load_image(options.serve.urls(), options.serve.trust);
 	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
 	ImageFs fs{image.manifest, cache};
 
@@ -115,14 +115,19 @@ int run_mount_fuse(const MountFuseOptions& given)
 		route_log_to_syslog();
 	SignalHandlers signals(fuse_get_session(handle.get()));
 
-	ServiceThread service(options.serve.service_options(), image.manifest, cache);
+	ServiceThread service(options.serve.service_options(image.id), image.manifest, cache);
 	fs.service = &service;
 	service.start(ControlServer::listen(fuse_control_socket_path(options.mountpoint)),
 		      [&](std::string_view request) -> std::string {
 			      if (request == "status")
 				      return status_text(options, image, service, fs);
+			      if (request == "prefetch") {
+				      service.service().prefetch_all();
+				      return "ok=1\n";
+			      }
 			      return "ok=0\nerror=unknown request\n";
-		      });
+		      },
+		      [&](BlockService& started) { start_background_work(started, options.serve, image.id); });
 	log_info("serving " + options.serve.url + " at " + options.mountpoint.native() + "/image");
 
 	std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());

@@ -1,5 +1,7 @@
 #include "fuse/service_thread.hpp"
 
+#include "util/log.hpp"
+
 namespace httpcloop {
 
 ServiceThread::ServiceThread(const ServiceOptions& options, const Manifest& manifest, CacheStore& cache)
@@ -18,15 +20,23 @@ ServiceThread::~ServiceThread()
 	service_.flush();
 }
 
-void ServiceThread::start(std::optional<ControlServer> control, ControlHandler handler)
+void ServiceThread::start(std::optional<ControlServer> control, ControlHandler handler,
+			  std::function<void(BlockService&)> on_start)
 {
 	control_ = std::move(control);
 	control_handler_ = std::move(handler);
-	thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+	thread_ = std::jthread([this, on_start = std::move(on_start)](std::stop_token stop) { run(stop, on_start); });
 }
 
-void ServiceThread::run(std::stop_token stop)
+void ServiceThread::run(std::stop_token stop, const std::function<void(BlockService&)>& on_start)
 {
+	if (on_start) {
+		try {
+			on_start(service_);
+		} catch (const std::exception& e) {
+			log_error(e.what());
+		}
+	}
 	std::vector<uint64_t> requests;
 	while (!stop.stop_requested()) {
 		curl_waitfd control_fd{control_ ? control_->fd() : -1, CURL_WAIT_POLLIN, 0};

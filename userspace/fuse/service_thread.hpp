@@ -34,8 +34,10 @@ public:
 	ServiceThread(const ServiceThread&) = delete;
 	ServiceThread& operator=(const ServiceThread&) = delete;
 
-	// Starts serving `control` (may be empty) with `handler`, then the service loop.
-	void start(std::optional<ControlServer> control, ControlHandler handler);
+	// Starts the service loop, first calling `on_start` on the service thread (to queue
+	// background work), and serving `control` (may be empty) with `handler`.
+	void start(std::optional<ControlServer> control, ControlHandler handler,
+		   std::function<void(BlockService&)> on_start = {});
 
 	// Makes blocks first..last present, fetching the missing ones at once. Returns false
 	// with `error` set when one of them failed or did not arrive within `timeout`.
@@ -51,7 +53,7 @@ private:
 		std::string error;
 	};
 
-	void run(std::stop_token stop);
+	void run(std::stop_token stop, const std::function<void(BlockService&)>& on_start);
 	void on_block_done(uint64_t block, std::string_view error);
 
 	CacheStore& cache_;

@@ -2,6 +2,7 @@
 
 #include "format/block_codec.hpp"
 #include "image/block_file_writer.hpp"
+#include "image/pack_writer.hpp"
 #include "image/source_file.hpp"
 #include "util/atomic_file.hpp"
 #include "util/bounded_queue.hpp"
@@ -12,6 +13,7 @@
 #include <exception>
 #include <fcntl.h>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -78,7 +80,10 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 		throw Error(options.source.string() + " needs " + std::to_string(block_count) +
 			    " blocks, above the manifest limit of " + std::to_string(Manifest::kMaxBlockCount) +
 			    "; use a larger block size");
-	BlockFileWriter writer(options.output_dir);
+	// Pack mode writes no block files (and makes no blocks/ directory).
+	std::optional<BlockFileWriter> writer;
+	if (!options.pack)
+		writer.emplace(options.output_dir);
 
 	MkimageResult result;
 	Manifest& manifest = result.manifest;
@@ -86,6 +91,11 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 	manifest.block_size = options.block_size;
 	manifest.codec = options.codec;
 	manifest.blocks.resize(block_count);
+	std::optional<PackWriter> pack;
+	if (options.pack) {
+		manifest.flags |= Manifest::kFlagPacked;
+		pack.emplace(options.output_dir, manifest.blocks);
+	}
 
 	const unsigned threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
 	// Two blocks per worker in flight keeps every worker busy while the reader runs ahead,
@@ -104,13 +114,20 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 				try {
 					EncodedBlock block = encode_block(options.codec, options.level,
 									  std::span(job->buffer).first(job->length));
-					if (!block.entry.is_hole() && writer.write_if_absent(block.entry.stored_hash, block.stored)) {
-						++new_files;
-						new_bytes += block.stored.size();
+					if (pack) {
+						pack->add(job->index, std::move(block));
+					} else {
+						if (!block.entry.is_hole() &&
+						    writer->write_if_absent(block.entry.stored_hash, block.stored)) {
+							++new_files;
+							new_bytes += block.stored.size();
+						}
+						manifest.blocks[job->index] = block.entry; // each index has one writer
 					}
-					manifest.blocks[job->index] = block.entry; // each index has one writer
 				} catch (...) {
 					failure.record(std::current_exception());
+					if (pack)
+						pack->abort(); // nobody waits for a block that will not come
 				}
 			}
 			free_buffers.push(std::move(job->buffer));
@@ -148,7 +165,11 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 	}
 	failure.rethrow_if_failed();
 
-	// Block files must be on disk before the manifest that names them.
+	// Block files (or the pack) must be on disk before the manifest that names them.
+	if (pack) {
+		pack->commit();
+		result.pack_size = pack->size();
+	}
 	sync_file_system(options.output_dir);
 	const std::vector<uint8_t> manifest_bytes = manifest.serialize();
 	write_file_atomically(options.output_dir / "manifest", manifest_bytes);

@@ -19,6 +19,7 @@ struct MkimageOptions {
 	Codec codec = Codec::zstd;
 	int level = 3;
 	unsigned threads = 0; // encoder threads; 0 = one per core
+	bool pack = false;    // one blocks.pack instead of one file per block
 };
 
 struct MkimageProgress {
@@ -32,6 +33,7 @@ struct MkimageResult {
 	ImageStats stats;
 	uint64_t new_block_files = 0; // files written now (the rest already existed)
 	uint64_t new_block_bytes = 0;
+	uint64_t pack_size = 0; // bytes in blocks.pack (pack mode)
 };
 
 // Reads the source in block order, encodes blocks on `threads` workers with a bounded

@@ -2,6 +2,8 @@
 
 #include "fetch/http_get.hpp"
 #include "format/block_name.hpp"
+#include "service/boot_profile.hpp"
+#include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -15,14 +17,45 @@ namespace {
 constexpr auto kCommitInterval = std::chrono::seconds(1);
 constexpr size_t kCommitBatch = 64;
 constexpr auto kFirstRetryDelay = std::chrono::milliseconds(100);
+constexpr auto kLongestRetryDelay = std::chrono::seconds(10);
+// Readahead starts this many blocks ahead and doubles with each further sequential read.
+constexpr uint64_t kFirstReadahead = 2;
+
+std::vector<std::string> without_fragments(std::vector<std::string> urls)
+{
+	for (std::string& url : urls)
+		url = url.substr(0, url.find('#'));
+	return urls;
+}
 } // namespace
 
 BlockService::BlockService(const ServiceOptions& options, const Manifest& manifest, CacheStore& cache,
 			   Completion on_complete)
 	: options_(options), manifest_(manifest), cache_(cache), on_complete_(std::move(on_complete)),
-	  fetcher_(options.fetch), decoder_(manifest, cache, std::max(2u, std::thread::hardware_concurrency())),
-	  random_(std::random_device{}())
+	  mirrors_(without_fragments(options.urls)), fetcher_(options.fetch),
+	  decoder_(manifest, cache, std::max(2u, std::thread::hardware_concurrency())),
+	  max_attempts_(std::max<unsigned>(options.max_attempts, static_cast<unsigned>(mirrors_.size()) + 1)),
+	  demand_reserve_(std::max(1u, options.fetch.max_parallel / 4)), random_(std::random_device{}())
 {
+	if (mirrors_.size() == 0)
+		throw Error("no URL to fetch the image from");
+	readahead_max_ = options.readahead_max_bytes / manifest.block_size;
+	if (!options.record_profile.empty())
+		profiled_.assign(manifest.block_count(), false);
+}
+
+bool BlockService::enqueue(uint64_t block, Priority priority)
+{
+	if (cache_.is_present(block) || blocks_.count(block))
+		return false;
+	BlockState& state = blocks_[block];
+	state.priority = priority;
+	state.demanded = priority == Priority::demand;
+	state.deadline = Clock::now() + options_.block_deadline;
+	state.failed_on.assign(mirrors_.size(), false);
+	state.missing_on.assign(mirrors_.size(), false);
+	queues_[static_cast<size_t>(priority)].push_back(block);
+	return true;
 }
 
 void BlockService::request(uint64_t block)
@@ -32,41 +65,262 @@ void BlockService::request(uint64_t block)
 		on_complete_(block, "block " + std::to_string(block) + " is beyond the end of the image");
 		return;
 	}
+	record_first_read(block);
+	follow_sequential_reads(block);
 	if (cache_.is_present(block)) {
 		on_complete_(block, {});
 		return;
 	}
-	if (attempts_.count(block))
-		return; // already on its way
-	attempts_[block] = 0;
-	start_download(block);
-}
-
-void BlockService::start_download(uint64_t block)
-{
-	attempts_[block]++;
-	const BlockEntry& entry = manifest_.blocks[block];
-	fetcher_.start(block, join_url(options_.url, block_relpath(entry.stored_hash)), entry.stored_size);
-}
-
-void BlockService::attempt_failed(uint64_t block, const std::string& error, bool retryable)
-{
-	unsigned attempts = attempts_[block];
-	if (retryable && attempts < options_.max_attempts) {
-		// Exponential backoff with jitter, so that many failing blocks do not retry in step.
-		auto delay = kFirstRetryDelay * (1u << (attempts - 1));
-		delay += std::chrono::milliseconds(
-			std::uniform_int_distribution<int>(0, static_cast<int>(delay.count() / 2))(random_));
-		log_warning("block " + std::to_string(block) + ": " + error + "; retrying");
-		retries_.emplace(Clock::now() + delay, block);
+	auto found = blocks_.find(block);
+	if (found != blocks_.end()) {
+		// Already on its way (as readahead or prefetch): now someone waits for it.
+		BlockState& state = found->second;
+		if (state.priority == Priority::readahead)
+			stats_.readahead_joined++;
+		if (state.priority != Priority::demand) {
+			state.priority = Priority::demand;
+			state.demanded = true;
+			if (state.phase == Phase::queued)
+				queues_[0].push_front(block);
+		}
 		return;
 	}
-	std::string message = "block " + std::to_string(block) + " failed after " + std::to_string(attempts) +
-			      (attempts == 1 ? " attempt: " : " attempts: ") + error;
-	log_error(message);
-	attempts_.erase(block);
-	stats_.blocks_failed++;
-	on_complete_(block, message);
+	enqueue(block, Priority::demand);
+	dispatch();
+}
+
+// Sequential demand reads open a readahead window that doubles with each further one;
+// any other read closes it. Readahead only queues work; it never delays a demand read.
+void BlockService::follow_sequential_reads(uint64_t block)
+{
+	if (readahead_max_ == 0)
+		return;
+	if (block == readahead_next_)
+		readahead_window_ = std::min(readahead_window_ ? readahead_window_ * 2 : kFirstReadahead, readahead_max_);
+	else if (block + 1 != readahead_next_) // a repeated request is no new information
+		readahead_window_ = 0;
+	readahead_next_ = block + 1;
+	const uint64_t end = std::min(manifest_.block_count(), block + 1 + readahead_window_);
+	for (uint64_t next = block + 1; next < end; next++)
+		enqueue(next, Priority::readahead);
+}
+
+void BlockService::prefetch_all()
+{
+	prefetch_all_ = true;
+	prefetch_cursor_ = 0;
+	dispatch();
+}
+
+void BlockService::prefetch(std::span<const uint64_t> blocks)
+{
+	for (uint64_t block : blocks)
+		if (block < manifest_.block_count())
+			profile_queue_.push_back(block);
+	dispatch();
+}
+
+std::optional<uint64_t> BlockService::next_queued(Priority priority)
+{
+	auto& queue = queues_[static_cast<size_t>(priority)];
+	while (!queue.empty()) {
+		uint64_t block = queue.front();
+		queue.pop_front();
+		auto found = blocks_.find(block);
+		if (found != blocks_.end() && found->second.phase == Phase::queued && found->second.priority == priority)
+			return block;
+	}
+	return std::nullopt;
+}
+
+std::optional<uint64_t> BlockService::next_background()
+{
+	if (std::optional<uint64_t> block = next_queued(Priority::background))
+		return block;
+	while (!profile_queue_.empty()) {
+		uint64_t block = profile_queue_.front();
+		profile_queue_.pop_front();
+		if (enqueue(block, Priority::background))
+			return next_queued(Priority::background);
+	}
+	while (prefetch_all_ && prefetch_cursor_ < manifest_.block_count()) {
+		uint64_t block = prefetch_cursor_++;
+		if (enqueue(block, Priority::background))
+			return next_queued(Priority::background);
+	}
+	prefetch_all_ = false;
+	return std::nullopt;
+}
+
+void BlockService::dispatch()
+{
+	const size_t limit = options_.fetch.max_parallel;
+	while (fetcher_.active() < limit) {
+		std::optional<uint64_t> block = next_queued(Priority::demand);
+		// Readahead and prefetch leave a few transfers to demand reads.
+		if (!block && fetcher_.active() + demand_reserve_ < limit) {
+			block = next_queued(Priority::readahead);
+			if (!block)
+				block = next_background();
+		}
+		if (!block)
+			return;
+		start_transfer(*block);
+	}
+}
+
+void BlockService::start_transfer(uint64_t block)
+{
+	BlockState& state = blocks_.at(block);
+	std::vector<bool> excluded(mirrors_.size());
+	for (size_t i = 0; i < excluded.size(); i++)
+		excluded[i] = state.failed_on[i] || state.missing_on[i];
+	std::optional<size_t> mirror = mirrors_.choose(excluded, Clock::now());
+	if (!mirror) {
+		// Every mirror failed it this round: start another round with all that have it.
+		std::fill(state.failed_on.begin(), state.failed_on.end(), false);
+		mirror = mirrors_.choose(state.missing_on, Clock::now());
+	}
+	if (!mirror) {
+		finish(block, "block " + std::to_string(block) + " is missing on every mirror: " + state.last_error);
+		return;
+	}
+
+	Transfer transfer{*mirror, {block}, 0};
+	FetchRequest request;
+	request.tag = next_tag_++;
+	const BlockEntry& entry = manifest_.blocks[block];
+	if (manifest_.is_packed()) {
+		// One Range request for this block and the queued blocks that follow it in the pack.
+		transfer.offset = entry.pack_offset;
+		uint64_t end = entry.pack_offset + entry.stored_size;
+		for (uint64_t next = block + 1; next < manifest_.block_count(); next++) {
+			auto found = blocks_.find(next);
+			const BlockEntry& next_entry = manifest_.blocks[next];
+			if (found == blocks_.end() || found->second.phase != Phase::queued ||
+			    found->second.failed_on[*mirror] || found->second.missing_on[*mirror] ||
+			    next_entry.pack_offset != end || end + next_entry.stored_size - transfer.offset > options_.max_range_bytes)
+				break;
+			transfer.blocks.push_back(next);
+			end += next_entry.stored_size;
+		}
+		request.url = join_url(mirrors_.base_url(*mirror), "blocks.pack");
+		request.range = ByteRange{transfer.offset, end - transfer.offset};
+		request.expected_size = end - transfer.offset;
+	} else {
+		request.url = join_url(mirrors_.base_url(*mirror), block_relpath(entry.stored_hash));
+		request.expected_size = entry.stored_size;
+	}
+	for (uint64_t member : transfer.blocks) {
+		BlockState& member_state = blocks_.at(member);
+		member_state.phase = Phase::transferring;
+		member_state.attempts++;
+	}
+	mirrors_.started(*mirror);
+	transfers_.emplace(request.tag, std::move(transfer));
+	fetcher_.start(std::move(request));
+}
+
+void BlockService::on_fetched(FetchResult& result)
+{
+	auto found = transfers_.find(result.tag);
+	if (found == transfers_.end())
+		return;
+	Transfer transfer = std::move(found->second);
+	transfers_.erase(found);
+	if (!result.ok) {
+		mirrors_.record_failure(transfer.mirror, Clock::now());
+		for (uint64_t block : transfer.blocks)
+			attempt_failed(block, transfer.mirror, result.error, result.not_found);
+		return;
+	}
+	mirrors_.record_success(transfer.mirror, result.body.size(), result.elapsed);
+	if (result.redirected && !manifest_.is_packed())
+		mirrors_.remember_redirect(transfer.mirror,
+					   join_url(mirrors_.base_url(transfer.mirror),
+						    block_relpath(manifest_.blocks[transfer.blocks[0]].stored_hash)),
+					   result.effective_url);
+	if (transfer.blocks.size() == 1) {
+		blocks_.at(transfer.blocks[0]).phase = Phase::decoding;
+		decoder_.submit({transfer.blocks[0], std::move(result.body), transfer.mirror});
+		return;
+	}
+	for (uint64_t block : transfer.blocks) {
+		const BlockEntry& entry = manifest_.blocks[block];
+		const auto begin = result.body.begin() + static_cast<std::ptrdiff_t>(entry.pack_offset - transfer.offset);
+		blocks_.at(block).phase = Phase::decoding;
+		decoder_.submit({block, std::vector<uint8_t>(begin, begin + entry.stored_size), transfer.mirror});
+	}
+}
+
+void BlockService::on_decoded(const DecodeResult& result)
+{
+	if (!result.ok) {
+		stats_.integrity_errors++;
+		mirrors_.record_failure(result.source, Clock::now());
+		attempt_failed(result.block, result.source, result.error, false);
+		return;
+	}
+	cache_.mark_written(result.block);
+	stats_.blocks_fetched++;
+	auto found = blocks_.find(result.block);
+	if (found != blocks_.end()) {
+		if (found->second.priority == Priority::readahead)
+			stats_.readahead_blocks++;
+		else if (found->second.priority == Priority::background)
+			stats_.background_blocks++;
+	}
+	finish(result.block, {});
+}
+
+void BlockService::attempt_failed(uint64_t block, size_t mirror, const std::string& error, bool not_found)
+{
+	BlockState& state = blocks_.at(block);
+	state.last_error = error;
+	(not_found ? state.missing_on : state.failed_on)[mirror] = true;
+	const auto now = Clock::now();
+	const bool missing_everywhere = std::all_of(state.missing_on.begin(), state.missing_on.end(), [](bool b) { return b; });
+	if (missing_everywhere || state.attempts >= max_attempts_ || now >= state.deadline) {
+		std::string why = missing_everywhere ? "not found on any mirror"
+				  : now >= state.deadline ? "no answer within " + std::to_string(options_.block_deadline.count()) + " s"
+							  : "failed after " + std::to_string(state.attempts) + " attempts";
+		finish(block, "block " + std::to_string(block) + " " + why + ": " + error);
+		return;
+	}
+	bool another_mirror = false;
+	for (size_t i = 0; i < mirrors_.size(); i++)
+		another_mirror = another_mirror || (!state.failed_on[i] && !state.missing_on[i]);
+	if (state.demanded)
+		log_warning("block " + std::to_string(block) + ": " + error +
+			    (another_mirror ? "; trying another mirror" : "; retrying"));
+	if (another_mirror) {
+		state.phase = Phase::queued;
+		queues_[static_cast<size_t>(state.priority)].push_front(block);
+		return;
+	}
+	// Every mirror failed it once: back off (exponential, with jitter so that many failing
+	// blocks do not retry in step), never past the deadline.
+	const unsigned rounds = std::min(state.attempts / static_cast<unsigned>(mirrors_.size()), 8u);
+	auto delay = std::min<Clock::duration>(kFirstRetryDelay * (1u << (rounds > 0 ? rounds - 1 : 0)), kLongestRetryDelay);
+	delay += std::chrono::milliseconds(std::uniform_int_distribution<int>(
+		0, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count() / 2))(random_));
+	state.phase = Phase::waiting_retry;
+	retries_.emplace(std::min(now + delay, state.deadline), block);
+}
+
+void BlockService::finish(uint64_t block, const std::string& error)
+{
+	auto found = blocks_.find(block);
+	const bool demanded = found == blocks_.end() || found->second.demanded;
+	if (found != blocks_.end())
+		blocks_.erase(found);
+	if (!error.empty()) {
+		stats_.blocks_failed++;
+		if (!demanded)
+			return; // a readahead or prefetch that failed: a later read asks again
+		log_error(error);
+	}
+	on_complete_(block, error);
 }
 
 void BlockService::poll(curl_waitfd* extra, unsigned extra_count, int max_timeout_ms)
@@ -91,40 +345,56 @@ void BlockService::poll(curl_waitfd* extra, unsigned extra_count, int max_timeou
 
 void BlockService::process()
 {
-	for (FetchResult& result : fetcher_.collect()) {
-		if (result.ok)
-			decoder_.submit({result.block, std::move(result.body)});
-		else
-			attempt_failed(result.block, result.error, result.retryable);
-	}
-	for (const DecodeResult& result : decoder_.collect()) {
-		if (!result.ok) {
-			stats_.integrity_errors++;
-			attempt_failed(result.block, result.error, true);
-			continue;
-		}
-		cache_.mark_written(result.block);
-		attempts_.erase(result.block);
-		stats_.blocks_fetched++;
-		on_complete_(result.block, {});
-	}
+	for (FetchResult& result : fetcher_.collect())
+		on_fetched(result);
+	for (const DecodeResult& result : decoder_.collect())
+		on_decoded(result);
 	const auto now = Clock::now();
 	while (!retries_.empty() && retries_.begin()->first <= now) {
 		uint64_t block = retries_.begin()->second;
 		retries_.erase(retries_.begin());
-		start_download(block);
+		auto found = blocks_.find(block);
+		if (found == blocks_.end() || found->second.phase != Phase::waiting_retry)
+			continue;
+		found->second.phase = Phase::queued;
+		queues_[static_cast<size_t>(found->second.priority)].push_front(block);
 	}
+	dispatch();
 	commit_if_due(false);
 }
 
 void BlockService::flush()
 {
 	commit_if_due(true);
+	save_profile();
 }
 
 void BlockService::wakeup()
 {
 	fetcher_.wakeup();
+}
+
+void BlockService::record_first_read(uint64_t block)
+{
+	if (profiled_.empty() || profiled_[block])
+		return;
+	profiled_[block] = true;
+	profile_.push_back(block);
+	profile_dirty_ = true;
+}
+
+void BlockService::save_profile()
+{
+	if (options_.record_profile.empty() || !profile_dirty_)
+		return;
+	const std::string text = format_profile(options_.image_id_hex, profile_);
+	try {
+		write_file_atomically(options_.record_profile,
+				      std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+		profile_dirty_ = false;
+	} catch (const Error& e) {
+		log_error(std::string("cannot write the boot profile: ") + e.what());
+	}
 }
 
 void BlockService::commit_if_due(bool force)
@@ -141,14 +411,19 @@ void BlockService::commit_if_due(bool force)
 			log_error(std::string("cannot record cached blocks: ") + e.what());
 		}
 		last_commit_ = Clock::now();
+		save_profile();
 	}
 }
 
 ServiceStats BlockService::stats() const
 {
 	ServiceStats stats = stats_;
-	stats.in_flight = attempts_.size();
+	stats.in_flight = blocks_.size();
 	stats.http = fetcher_.counters();
+	stats.prefetching = prefetch_all_ || !profile_queue_.empty() || !queues_[2].empty();
+	const auto now = Clock::now();
+	for (size_t i = 0; i < mirrors_.size(); i++)
+		stats.mirrors.emplace_back(mirrors_.base_url(i), mirrors_.stats(i, now));
 	return stats;
 }
 

@@ -41,7 +41,7 @@ void DecodePool::work()
 	// new memory to make progress when the system is short of it.
 	std::vector<uint8_t> plain(manifest_.block_size);
 	while (std::optional<DecodeJob> job = jobs_.pop()) {
-		DecodeResult result{job->block, false, {}};
+		DecodeResult result{job->block, false, {}, job->source};
 		try {
 			std::span<uint8_t> out(plain.data(), manifest_.plain_size(job->block));
 			decode_block(manifest_, job->block, job->stored, out);

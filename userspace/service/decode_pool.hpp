@@ -19,12 +19,14 @@ namespace httpcloop {
 struct DecodeJob {
 	uint64_t block = 0;
 	std::vector<uint8_t> stored;
+	size_t source = 0; // the mirror it came from: blamed if it does not verify
 };
 
 struct DecodeResult {
 	uint64_t block = 0;
 	bool ok = false;
 	std::string error;
+	size_t source = 0;
 };
 
 class DecodePool {

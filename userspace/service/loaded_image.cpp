@@ -2,16 +2,27 @@
 
 #include "trust/load_verified.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace httpcloop {
 
-LoadedImage load_image(const std::string& location, const TrustOptions& trust)
+LoadedImage load_image(const std::vector<std::string>& locations, const TrustOptions& trust)
 {
-	VerifiedManifest verified = load_verified_manifest(location, trust);
-	LoadedImage image{Manifest::parse(verified.bytes), verified.id};
-	if (image.manifest.is_packed())
-		throw FormatError("this image is packed (blocks.pack), which this version cannot read yet");
-	return image;
+	std::string errors;
+	for (const std::string& location : locations) {
+		try {
+			VerifiedManifest verified = load_verified_manifest(location, trust);
+			return LoadedImage{Manifest::parse(verified.bytes), verified.id};
+		} catch (const TrustError&) {
+			throw; // a manifest that fails its check is an attack or a mistake, not an outage
+		} catch (const Error& e) {
+			if (locations.size() == 1)
+				throw;
+			log_warning(std::string("manifest: ") + e.what() + "; trying the next mirror");
+			errors += std::string("\n  ") + e.what();
+		}
+	}
+	throw Error("no mirror served the manifest:" + errors);
 }
 
 } // namespace httpcloop

@@ -6,6 +6,7 @@
 #include "trust/trust.hpp"
 
 #include <string>
+#include <vector>
 
 namespace httpcloop {
 
@@ -14,8 +15,9 @@ struct LoadedImage {
 	Sha256 id{}; // SHA-256 of the manifest file: names the image's cache
 };
 
-// Fetches the manifest at `location` (an http(s) base URL or a local directory), checks it
-// against `trust` (pin, signature), parses it and refuses what this version cannot serve.
-LoadedImage load_image(const std::string& location, const TrustOptions& trust);
+// Fetches the manifest from the first of `locations` (http(s) base URLs or local
+// directories: the image's URL, then its mirrors) that answers, checks it against `trust`
+// (pin, signature) and parses it.
+LoadedImage load_image(const std::vector<std::string>& locations, const TrustOptions& trust);
 
 } // namespace httpcloop

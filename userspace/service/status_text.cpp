@@ -27,7 +27,22 @@ std::string service_status_text(const std::string& url, const Sha256& image_id, 
 	    << "http_requests=" << stats.http.requests << '\n'
 	    << "http_bytes=" << stats.http.bytes << '\n'
 	    << "http_errors=" << stats.http.errors << '\n'
-	    << "in_flight=" << stats.in_flight << '\n';
+	    << "in_flight=" << stats.in_flight << '\n'
+	    << "readahead_blocks=" << stats.readahead_blocks << '\n'
+	    << "readahead_joined=" << stats.readahead_joined << '\n'
+	    << "background_blocks=" << stats.background_blocks << '\n'
+	    << "prefetching=" << (stats.prefetching ? 1 : 0) << '\n'
+	    << "mirrors=" << stats.mirrors.size() << '\n';
+	for (size_t i = 0; i < stats.mirrors.size(); i++) {
+		const auto& [url, mirror] = stats.mirrors[i];
+		const std::string key = "mirror." + std::to_string(i) + ".";
+		out << key << "url=" << url << '\n'
+		    << key << "requests=" << mirror.requests << '\n'
+		    << key << "bytes=" << mirror.bytes << '\n'
+		    << key << "errors=" << mirror.errors << '\n'
+		    << key << "latency_us=" << static_cast<uint64_t>(mirror.latency_ms * 1000) << '\n'
+		    << key << "down=" << (mirror.down ? 1 : 0) << '\n';
+	}
 	return out.str();
 }
 
