@@ -96,10 +96,34 @@ TEST(DecodeBlock, ChecksPlaintextHash)
 	encoded.manifest.blocks[0].plain_hash[0] ^= 1;
 	encoded.manifest.blocks[1].plain_hash[0] ^= 1;
 	std::vector<uint8_t> plain(kBlock);
-	EXPECT_THROW_MESSAGE(decode_block(encoded.manifest, 0, encoded.stored[0], plain), IntegrityError,
-			     "block 0: plaintext hash mismatch");
-	EXPECT_THROW_MESSAGE(decode_block(encoded.manifest, 1, encoded.stored[1], plain), IntegrityError,
-			     "block 1: plaintext hash mismatch");
+	for (uint64_t index : {0, 1}) {
+		// A raw block's two hashes name the same bytes, so they must be equal.
+		const char* message = encoded.manifest.blocks[index].is_raw() ? "raw block whose two hashes differ"
+									    : "plaintext hash mismatch";
+		EXPECT_THROW_MESSAGE(decode_block(encoded.manifest, index, encoded.stored[index], plain), IntegrityError,
+				     message);
+	}
+}
+
+TEST(DecodeBlock, ByStoredHashSkipsOnlyTheSecondHashOfCompressedBlocks)
+{
+	EncodedImage encoded = encoded_image(Codec::zstd);
+	std::vector<uint8_t> plain(kBlock);
+	for (uint64_t index : {0, 1}) {
+		encoded.manifest.blocks[index].plain_hash[0] ^= 1;
+		if (encoded.manifest.blocks[index].is_raw()) {
+			EXPECT_THROW(decode_block(encoded.manifest, index, encoded.stored[index], plain,
+						  PlaintextCheck::by_stored_hash),
+				     IntegrityError);
+		} else {
+			decode_block(encoded.manifest, index, encoded.stored[index], plain, PlaintextCheck::by_stored_hash);
+			EXPECT_EQ(sha256(plain), sha256(std::span(encoded.image).subspan(index * kBlock, kBlock)));
+		}
+	}
+	// The stored hash is still checked before anything is decompressed.
+	encoded.stored[0][0] ^= 1;
+	EXPECT_THROW_MESSAGE(decode_block(encoded.manifest, 0, encoded.stored[0], plain, PlaintextCheck::by_stored_hash),
+			     IntegrityError, "hash mismatch");
 }
 
 TEST(DecodeBlock, RejectsWrongSizes)

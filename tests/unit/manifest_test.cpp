@@ -80,6 +80,25 @@ TEST(Manifest, RoundTrip)
 	EXPECT_EQ(parsed.serialize(), bytes);
 }
 
+TEST(Manifest, PackedRoundTripAndPackRules)
+{
+	Manifest packed = test::manifest_for(sample_image(), kBlock);
+	packed.flags = Manifest::kFlagPacked;
+	packed.blocks[1].pack_offset = packed.blocks[0].stored_size;
+	packed.blocks[3].pack_offset = packed.blocks[1].pack_offset + packed.blocks[1].stored_size;
+	const Manifest parsed = Manifest::parse(packed.serialize());
+	EXPECT_TRUE(parsed.is_packed());
+	EXPECT_EQ(parsed.blocks[1].pack_offset, packed.blocks[1].pack_offset);
+	EXPECT_EQ(parsed.blocks[3].pack_offset, packed.blocks[3].pack_offset);
+
+	Manifest hole_with_offset = packed;
+	hole_with_offset.blocks[2].pack_offset = 10;
+	EXPECT_THROW_MESSAGE(Manifest::parse(hole_with_offset.serialize()), FormatError, "a hole with a pack offset");
+	Manifest far = packed;
+	far.blocks[0].pack_offset = ~uint64_t{0} - 5;
+	EXPECT_THROW_MESSAGE(Manifest::parse(far.serialize()), FormatError, "pack offset out of range");
+}
+
 TEST(Manifest, RejectsBadMagic)
 {
 	std::vector<uint8_t> bytes = sample_bytes();
@@ -111,7 +130,7 @@ TEST(Manifest, RejectsHeaderFields)
 	expect_field_rejected<uint32_t>(kBlockSizeOffset, 8u << 20, "is not a power of two from");
 	expect_field_rejected<uint8_t>(kCodecOffset, 3, "unknown codec 3");
 	expect_field_rejected<uint8_t>(kHashOffset, 2, "unknown hash algorithm 2");
-	expect_field_rejected<uint32_t>(kFlagsOffset, 1, "PACKED flag is reserved");
+	expect_field_rejected<uint32_t>(kFlagsOffset, 2, "unknown header flags 0x2");
 	expect_field_rejected<uint32_t>(kFlagsOffset, 4, "unknown header flags 0x4");
 	expect_field_rejected<uint8_t>(kReservedOffset + 3, 1, "reserved header bytes are not zero");
 	expect_field_rejected<uint64_t>(kImageSizeOffset, 0, "image size is zero");

@@ -157,3 +157,49 @@ TEST(Mkimage, ClearErrors)
 
 } // namespace
 } // namespace httpcloop
+
+namespace httpcloop {
+namespace {
+
+TEST(MkimagePack, OnePackInBlockOrderWithDedupAndNoBlockFiles)
+{
+	test::TempDir dir;
+	const std::vector<uint8_t> image = write_source(dir.path() / "source");
+	MkimageOptions options;
+	options.source = dir.path() / "source";
+	options.output_dir = dir.path() / "out";
+	options.block_size = kBlock;
+	options.pack = true;
+	options.threads = 3; // blocks finish out of order; the pack must still be in order
+	const MkimageResult result = make_image(options);
+	EXPECT_FALSE(std::filesystem::exists(options.output_dir / "blocks"));
+
+	const Manifest manifest = Manifest::parse(test::read_file(options.output_dir / "manifest"));
+	ASSERT_TRUE(manifest.is_packed());
+	const std::vector<uint8_t> pack = test::read_file(options.output_dir / "blocks.pack");
+	EXPECT_EQ(pack.size(), result.pack_size);
+	uint64_t expected_offset = 0;
+	for (uint64_t index = 0; index < manifest.block_count(); ++index) {
+		const BlockEntry& entry = manifest.blocks[index];
+		std::vector<uint8_t> plain(manifest.plain_size(index));
+		std::span<const uint8_t> stored;
+		if (!entry.is_hole()) {
+			ASSERT_LE(entry.pack_offset + entry.stored_size, pack.size()) << "block " << index;
+			stored = std::span(pack).subspan(entry.pack_offset, entry.stored_size);
+			// New stored blocks are appended in block order; repeats point back.
+			if (entry.pack_offset >= expected_offset) {
+				EXPECT_EQ(entry.pack_offset, expected_offset) << "block " << index;
+				expected_offset += entry.stored_size;
+			}
+		}
+		decode_block(manifest, index, stored, plain);
+		EXPECT_TRUE(std::equal(plain.begin(), plain.end(),
+				       image.begin() + static_cast<std::ptrdiff_t>(manifest.block_offset(index))))
+			<< "block " << index;
+	}
+	EXPECT_EQ(manifest.blocks[4].pack_offset, manifest.blocks[0].pack_offset); // a repeat of block 0
+	EXPECT_EQ(expected_offset, pack.size());
+}
+
+} // namespace
+} // namespace httpcloop

@@ -44,7 +44,7 @@ void DecodePool::work()
 		DecodeResult result{job->block, false, {}, job->source};
 		try {
 			std::span<uint8_t> out(plain.data(), manifest_.plain_size(job->block));
-			decode_block(manifest_, job->block, job->stored, out);
+			decode_block(manifest_, job->block, job->stored, out, PlaintextCheck::by_stored_hash);
 			cache_.write_block(job->block, out);
 			result.ok = true;
 		} catch (const std::exception& e) {

@@ -13,6 +13,8 @@ std::string json_quote(std::string_view text);
 class JsonObject {
 public:
 	JsonObject& add(std::string_view key, std::string_view value);
+	// Without this, a string literal would pick the bool overload (a standard conversion).
+	JsonObject& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
 	JsonObject& add(std::string_view key, uint64_t value);
 	JsonObject& add(std::string_view key, bool value);
 	// `json` must already be valid JSON (an object, a number, null).
