@@ -227,6 +227,23 @@ void CacheStore::mark_written(uint64_t index)
 	pending_.push_back(index);
 }
 
+void CacheStore::forget(uint64_t index)
+{
+	check_index(index);
+	std::lock_guard lock(*mutex_);
+	if (!test_bit(present_, index) || test_bit(holes_, index))
+		return;
+	clear_bit(present_, index);
+	present_count_--;
+	std::erase(pending_, index);
+	if (test_bit(durable_, index)) {
+		clear_bit(durable_, index);
+		pwrite_all(record_fd_.get(), std::span(durable_).subspan(index / 8, 1), present_record::kHeaderSize + index / 8,
+			   (directory_ / kRecordName).string());
+		fdatasync_or_throw(record_fd_.get(), (directory_ / kRecordName).string());
+	}
+}
+
 void CacheStore::commit()
 {
 	std::vector<uint64_t> committing;

@@ -54,6 +54,9 @@ public:
 	// fdatasync()s it.
 	void commit();
 	size_t pending_commit() const;
+	// Drops a block whose cached plaintext failed re-verification: clears its bit on disk
+	// (synced) and in memory, so it is fetched again. Only while nothing serves the cache.
+	void forget(uint64_t index);
 
 	// The plaintext file, image_size bytes, for the kernel to read present blocks from.
 	int data_fd() const { return data_fd_.get(); }

@@ -16,6 +16,8 @@ const std::array kCommands = {
 	Command{"detach", "remove a device and stop its daemon", detach_help, run_detach},
 	Command{"status", "show devices and FUSE mounts: cache, blocks and bytes fetched, errors", status_help,
 		run_status},
+	Command{"verify", "check every block of a published image, or of a local cache of it", verify_help,
+		run_verify},
 	Command{"prefetch", "download the rest of an image in the background, for offline use", prefetch_help,
 		run_prefetch},
 	Command{"mount-fuse", "serve an image as MOUNTPOINT/image through FUSE (no kernel module needed)",
@@ -26,7 +28,6 @@ const std::array kCommands = {
 		mkboot_help, run_mkboot},
 	Command{"sign", "write FILE.sig, an Ed25519 signature (for an iscript, or to re-sign a manifest)", sign_help,
 		run_sign},
-	// verify goes here.
 };
 
 } // namespace

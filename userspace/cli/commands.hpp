@@ -24,6 +24,8 @@ int run_info(int argc, char** argv);
 extern const std::string_view info_help;
 int run_attach(int argc, char** argv);
 extern const std::string_view attach_help;
+int run_verify(int argc, char** argv);
+extern const std::string_view verify_help;
 int run_prefetch(int argc, char** argv);
 extern const std::string_view prefetch_help;
 int run_mount_fuse(int argc, char** argv);

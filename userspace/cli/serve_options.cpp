@@ -7,7 +7,7 @@ namespace httpcloop::cli {
 
 namespace {
 enum { kCache = 1000, kForeground, kParallel, kAttempts, kTimeout, kMirror, kCacert, kDeadline, kNoReadahead,
-       kPrefetch, kProfile, kRecordProfile };
+       kPrefetch, kProfile, kRecordProfile, kVerifyCache };
 } // namespace
 
 
@@ -26,6 +26,7 @@ std::vector<option> serve_long_options(std::initializer_list<option> extra)
 		{"prefetch", required_argument, nullptr, kPrefetch},
 		{"profile", required_argument, nullptr, kProfile},
 		{"record-profile", required_argument, nullptr, kRecordProfile},
+		{"verify-cache", no_argument, nullptr, kVerifyCache},
 		{"pubkey", required_argument, nullptr, kOptionPubkey},
 		{"sha256", required_argument, nullptr, kOptionSha256},
 	};
@@ -59,6 +60,7 @@ bool apply_serve_option(int value, const char* argument, ServeOptions& options)
 		return true;
 	case kProfile: options.profile = argument; return true;
 	case kRecordProfile: options.record_profile = argument; return true;
+	case kVerifyCache: options.verify_cache = true; return true;
 	default: return apply_trust_option(value, argument, options.trust);
 	}
 }

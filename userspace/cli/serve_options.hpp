@@ -26,6 +26,8 @@ namespace httpcloop::cli {
 	"  --prefetch all     fetch the whole image in the background, for offline use\n" \
 	"  --profile FILE     fetch first, in the background, the blocks a recorded boot read\n" \
 	"  --record-profile FILE  record the order of first reads (for --profile next time)\n" \
+	"  --verify-cache     re-check every cached block's hash first, and fetch bad ones\n" \
+	"                     again (for a cache on untrusted storage, such as a USB stick)\n" \
 	"  --pubkey FILE      refuse the manifest unless manifest.sig verifies with this\n" \
 	"                     Ed25519 public key (PEM, from `httpcloop keygen`)\n" \
 	"  --sha256 HEX       refuse the manifest unless its SHA-256 is HEX (also URL#sha256=HEX)\n"

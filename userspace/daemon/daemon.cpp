@@ -203,6 +203,7 @@ int run_attach(const AttachOptions& options)
 {
 	LoadedImage image = load_image(options.serve.urls(), options.serve.trust);
 	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
+	verify_cache_if_asked(cache, image.manifest, options.serve);
 
 	if (options.serve.foreground) {
 		if (options.lock_memory)

@@ -91,6 +91,7 @@ int run_mount_fuse(const MountFuseOptions& given)
 	options.mountpoint = std::filesystem::absolute(options.mountpoint).lexically_normal();
 	LoadedImage image = load_image(options.serve.urls(), options.serve.trust);
 	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
+	verify_cache_if_asked(cache, image.manifest, options.serve);
 	ImageFs fs{image.manifest, cache};
 
 	FuseArgs args;

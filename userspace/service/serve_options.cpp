@@ -2,6 +2,10 @@
 
 #include "service/boot_profile.hpp"
 #include "util/log.hpp"
+#include "verify/verify.hpp"
+
+#include <algorithm>
+#include <thread>
 
 namespace httpcloop {
 
@@ -24,6 +28,17 @@ ServiceOptions ServeOptions::service_options(const Sha256& image_id) const
 	service.record_profile = record_profile;
 	service.image_id_hex = to_hex(image_id);
 	return service;
+}
+
+void verify_cache_if_asked(CacheStore& cache, const Manifest& manifest, const ServeOptions& options)
+{
+	if (!options.verify_cache)
+		return;
+	VerifyReport report = verify_cache(cache, manifest, std::max(1u, std::thread::hardware_concurrency()));
+	for (const std::string& problem : report.problems)
+		log_warning(problem);
+	log_info("cache verified: " + std::to_string(report.blocks_checked) + " blocks, " +
+		 std::to_string(report.bad_blocks) + " bad (forgotten)");
 }
 
 void start_background_work(BlockService& service, const ServeOptions& options, const Sha256& image_id)

@@ -3,6 +3,7 @@
 // fetch it, what to trust and what to fetch before it is read. `attach` and `mount-fuse`
 // share these.
 
+#include "cache/cache_store.hpp"
 #include "crypto/sha256.hpp"
 #include "fetch/block_fetcher.hpp"
 #include "service/block_service.hpp"
@@ -25,6 +26,7 @@ struct ServeOptions {
 	bool readahead = true;
 	FetchOptions fetch;
 	TrustOptions trust; // --pubkey / --sha256 (and URL#sha256=): checked before anything is used
+	bool verify_cache = false;            // --verify-cache: re-check the cache before use
 	bool prefetch_all = false;            // --prefetch all
 	std::filesystem::path profile;        // --profile: prefetch in this order first
 	std::filesystem::path record_profile; // --record-profile
@@ -33,6 +35,10 @@ struct ServeOptions {
 	std::vector<std::string> urls() const;
 	ServiceOptions service_options(const Sha256& image_id) const;
 };
+
+// With --verify-cache: re-checks every cached block's plaintext hash and forgets the bad
+// ones (a cache on untrusted storage), logging what it found.
+void verify_cache_if_asked(CacheStore& cache, const Manifest& manifest, const ServeOptions& options);
 
 // Queues what the options ask to fetch in the background: the profile's blocks (checked to
 // belong to this image), then everything.

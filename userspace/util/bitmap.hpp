@@ -16,4 +16,9 @@ inline void set_bit(std::span<uint8_t> bitmap, uint64_t index)
 	bitmap[index / 8] = static_cast<uint8_t>(bitmap[index / 8] | (1u << (index % 8)));
 }
 
+inline void clear_bit(std::span<uint8_t> bitmap, uint64_t index)
+{
+	bitmap[index / 8] = static_cast<uint8_t>(bitmap[index / 8] & ~(1u << (index % 8)));
+}
+
 } // namespace httpcloop
