@@ -9,6 +9,7 @@
 #include "util/fd.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -68,8 +69,12 @@ void sign_manifest(const std::filesystem::path& output_dir, const Ed25519Private
 	}
 	const std::string manifest_path = (output_dir / "manifest").string();
 	UniqueFd fd = open_or_throw(manifest_path, O_RDONLY);
-	std::vector<uint8_t> bytes(Manifest::kMaxManifestBytes + 1);
-	bytes.resize(pread_full(fd.get(), bytes, 0, manifest_path));
+	// Sized from the file (which mkimage just wrote), not the format's 512 MiB limit.
+	struct stat status{};
+	if (::fstat(fd.get(), &status) != 0)
+		throw_errno("cannot stat " + manifest_path);
+	std::vector<uint8_t> bytes(static_cast<size_t>(status.st_size));
+	pread_exact(fd.get(), bytes, 0, manifest_path);
 	write_file_atomically(signature_path, sign_file(*key, SignedKind::image_manifest, bytes));
 	std::printf("signed: %s (key id %s)\n", signature_path.c_str(), to_hex(key_id(key->public_key())).c_str());
 }
