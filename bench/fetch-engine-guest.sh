@@ -23,9 +23,9 @@ now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l; }
 
 # The limit, (a): curl fetching every stored block, 8 transfers at a time.
-find /tmp/www/img/blocks -type f | sed "s|^/tmp/www/img/|$url|" >/tmp/urls
+find /tmp/www/img/blocks -type f | sed "s|^/tmp/www/img/\(.*\)|url = \"$url\1\"\noutput = \"/dev/null\"|" >/tmp/curl.config
 t0=$(now)
-xargs -P 8 -n 16 curl -fsS -o /dev/null <"/tmp/urls"
+curl -fsS --parallel --parallel-max 8 -K /tmp/curl.config
 curl_s=$(secs "$t0" "$(now)")
 # (b): verifying and decompressing the same stored bytes from local files, on all cores.
 t0=$(now)
@@ -47,7 +47,7 @@ cold_s=$(cold_read plain)
 
 modprobe sch_netem 2>/dev/null || true
 tc qdisc add dev lo root netem delay 10ms # each way: a 20 ms round trip
-cleanup tc qdisc del dev lo root
+cleanup bash -c 'tc qdisc del dev lo root 2>/dev/null || true'
 delay_s=$(cold_read delay)
 tc qdisc del dev lo root
 
@@ -61,6 +61,7 @@ trace_run() {
 	echo "$s"
 }
 tc qdisc add dev lo root netem delay 10ms
+# Each trace run starts with an empty cache; the second replays the first's profile.
 trace_plain_s=$(trace_run trace1 --record-profile /tmp/profile)
 trace_profile_s=$(trace_run trace2 --profile /tmp/profile)
 tc qdisc del dev lo root
