@@ -48,9 +48,15 @@ _run_cleanups() {
 }
 
 # start_nginx ROOT_DIR PORT: serve ROOT_DIR on 127.0.0.1:PORT until stop_nginx (registered
-# as a cleanup). Exports NGINX_ACCESS_LOG (one line per request). One instance at a time.
+# as a cleanup). Exports NGINX_ACCESS_LOG (one line per request; its format is nginx's
+# "combined" unless NGINX_LOG_FORMAT gives another, e.g. '$status $body_bytes_sent "$request"').
+# One instance at a time.
 start_nginx() {
-	local root=$1 port=$2
+	local root=$1 port=$2 log_format="" log_name=""
+	if [ -n "${NGINX_LOG_FORMAT:-}" ]; then
+		log_format="log_format custom '$NGINX_LOG_FORMAT';" # (no single quote in it)
+		log_name=" custom"
+	fi
 	NGINX_DIR=$(mktemp -d /tmp/nginx.XXXXXX)
 	export NGINX_ACCESS_LOG=$NGINX_DIR/access.log
 	cat >"$NGINX_DIR/nginx.conf" <<-EOF
@@ -62,7 +68,8 @@ start_nginx() {
 		error_log $NGINX_DIR/error.log;
 		events { worker_connections 256; }
 		http {
-			access_log $NGINX_ACCESS_LOG;
+			$log_format
+			access_log $NGINX_ACCESS_LOG$log_name;
 			default_type application/octet-stream;
 			server {
 				listen 127.0.0.1:$port;

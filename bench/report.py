@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""Turns one `make bench` run's raw results into bench/results/latest.{md,png,json}.
+
+usage: report.py RAW_DIR RESULTS_DIR
+
+RAW_DIR holds passes.tsv (one line per timed pass, written by bench/lib.sh), the fio JSON
+of each pass, micro.json (Google Benchmark), env.txt and vm-env.txt (key=value), and
+mkimage.txt / trace.txt. Every figure is the median over the rounds; every ratio is taken
+against the limit measured in the same round (loop in the VM, the local file on the host)
+before the median, so that a slow round (TCG, a busy host) moves both sides together.
+"""
+import collections
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+
+WORKLOADS = ["seq_cold", "seq_warm", "rand_cold", "rand_warm", "trace_cold", "trace_warm"]
+WORKLOAD_TITLES = {
+    "seq_cold": "sequential, cold", "seq_warm": "sequential, warm",
+    "rand_cold": "random 4K, cold", "rand_warm": "random 4K, warm",
+    "trace_cold": "boot trace, cold", "trace_warm": "boot trace, warm",
+}
+ENVS = {
+    "vm": {"limit": "loop", "methods": ["loop", "kernel", "fuse", "nbdkit", "httpfs2"]},
+    "host": {"limit": "local", "methods": ["local", "fuse", "httpfs2", "curl"]},
+}
+METHOD_TITLES = {
+    "loop": "loop driver, plaintext in tmpfs (limit)",
+    "kernel": "httpcloop /dev/httpcloop0",
+    "fuse": "httpcloop mount-fuse",
+    "nbdkit": "nbdkit curl + nbd-client",
+    "httpfs2": "httpfs2",
+    "local": "local file in tmpfs, O_DIRECT (limit)",
+    "curl": "curl, one GET",
+}
+SHORT = {"loop": "loop (limit)", "kernel": "httpcloop kernel", "fuse": "httpcloop FUSE", "nbdkit": "nbdkit+nbd",
+         "httpfs2": "httpfs2", "local": "local file (limit)", "curl": "curl"}
+NO_CACHE = {"nbdkit", "httpfs2", "curl"}
+
+
+def read_kv(path):
+    values = {}
+    if os.path.exists(path):
+        for line in open(path):
+            if "=" in line:
+                key, value = line.rstrip("\n").split("=", 1)
+                values[key] = value
+    return values
+
+
+def load_fio(path):
+    text = open(path).read()
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("no JSON in " + path)
+    read = json.loads(text[start:])["jobs"][0]["read"]
+    busy = read["lat_ns"]["mean"] * read["total_ios"] / 1e9
+    pct = read["clat_ns"].get("percentile", {})
+    return {
+        "bytes": read["io_bytes"], "ios": read["total_ios"], "seconds": busy,
+        "p50_ms": pct.get("50.000000", 0) / 1e6, "p99_ms": pct.get("99.000000", 0) / 1e6,
+    }
+
+
+def load_passes(raw):
+    passes = []
+    for line in open(os.path.join(raw, "passes.tsv")):
+        f = line.rstrip("\n").split("\t")
+        if len(f) < 11:
+            continue
+        env, rnd, method, workload, status, fio_json, requests, http_bytes, rss, secs, nbytes = f[:11]
+        p = {"env": env, "round": int(rnd), "method": method, "workload": workload, "ok": status == "ok",
+             "http_requests": int(requests), "http_bytes": int(http_bytes), "rss_kib": int(rss),
+             "note": f[11] if len(f) > 11 else ""}
+        if p["ok"] and fio_json != "-":
+            try:
+                p.update(load_fio(os.path.join(raw, fio_json)))
+            except (OSError, ValueError, KeyError) as e:
+                print("report: %s: %s" % (fio_json, e), file=sys.stderr)
+                p["ok"] = False
+        elif p["ok"]:
+            p.update({"bytes": int(nbytes), "ios": 1, "seconds": float(secs), "p50_ms": None, "p99_ms": None})
+        if p["ok"] and p["seconds"] > 0:
+            p["mibs"] = p["bytes"] / 2**20 / p["seconds"]
+            p["iops"] = p["ios"] / p["seconds"]
+        passes.append(p)
+    return passes
+
+
+def median(values):
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return statistics.median(values) if values else None
+
+
+def expected_reads(env, workload):
+    """How many reads a workload makes when no time cap cuts it short."""
+    try:
+        if workload.startswith("seq"):
+            return int(env["size_mib"])
+        if workload.startswith("rand"):
+            return int(env["rand_ios"])
+        if workload.startswith("trace"):
+            return int(env["trace_reads"])
+    except (KeyError, ValueError):
+        pass
+    return None
+
+
+def aggregate(passes, env_info):
+    """{env: {method: {workload: figures}}}, medians over rounds; ratios per round first."""
+    by_key = collections.defaultdict(list)
+    for p in passes:
+        by_key[(p["env"], p["method"], p["workload"])].append(p)
+    limit_of = {}
+    for p in passes:
+        if p["ok"] and p["method"] == ENVS.get(p["env"], {}).get("limit"):
+            limit_of[(p["env"], p["round"], p["workload"])] = p
+    result = {}
+    for (env, method, workload), runs in by_key.items():
+        if workload == "setup":
+            continue
+        ok = [r for r in runs if r["ok"]]
+        fig = {"rounds": len(runs), "failed": len(runs) - len(ok)}
+        for key in ("mibs", "iops", "p50_ms", "p99_ms", "http_requests", "http_bytes", "bytes"):
+            fig[key] = median([r.get(key) for r in ok])
+        ratios = collections.defaultdict(list)
+        for r in ok:
+            lim = limit_of.get((env, r["round"], workload))
+            if not lim:
+                continue
+            if r.get("mibs") and lim.get("mibs"):
+                ratios["tput_x"].append(r["mibs"] / lim["mibs"])
+            for key in ("p50_ms", "p99_ms"):
+                if r.get(key) and lim.get(key):
+                    ratios[key.replace("_ms", "_x")].append(r[key] / lim[key])
+        for key in ("tput_x", "p50_x", "p99_x"):
+            fig[key] = median(ratios[key])
+        fig["http_per_byte"] = (fig["http_bytes"] / fig["bytes"]) if fig.get("bytes") else None
+        notes = sorted({r["note"] for r in runs if r.get("note")})
+        want = expected_reads(env_info, workload)
+        ios = [r["ios"] for r in ok if "ios" in r]
+        if want and method != "curl" and ios and min(ios) < want:
+            notes.append("cut at %s s: %d-%d of %d reads" % (env_info.get("pass_seconds", "?"), min(ios), max(ios), want))
+        fig["notes"] = notes
+        fig["rss_mib"] = max([r["rss_kib"] for r in runs] + [0]) / 1024
+        result.setdefault(env, {}).setdefault(method, {})[workload] = fig
+    result["_rounds"] = {e: len({p["round"] for p in passes if p["env"] == e}) for e in ENVS}
+    for p in passes:
+        if p["workload"] == "setup":
+            result.setdefault(p["env"], {}).setdefault(p["method"], {}).setdefault("setup_failures", 0)
+            result[p["env"]][p["method"]]["setup_failures"] += 1
+    return result
+
+
+def load_micro(raw):
+    path = os.path.join(raw, "micro.json")
+    if not os.path.exists(path):
+        return None
+    data = json.load(open(path))
+    rates = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b.get("run_name", b["name"])
+        if "bytes_per_second" in b:
+            if b.get("run_type") == "aggregate" or name not in rates:
+                rates[name] = b["bytes_per_second"] / 1e6
+    rows = []
+    for codec in ("zlib", "zstd"):
+        for size in (65536, 262144, 1048576):
+            arg = "/%d" % size
+            ours, raw_ = rates.get("ours/" + codec + arg), rates.get("raw/" + codec + arg)
+            if not ours or not raw_:
+                continue
+            ours_p, raw_p = rates.get("ours_plain_hash/" + codec + arg), rates.get("raw_plain_hash/" + codec + arg)
+            rows.append({"codec": codec, "block_kib": size // 1024, "ours_mbs": ours, "raw_mbs": raw_,
+                         "ratio": ours / raw_, "ours_plain_mbs": ours_p, "raw_plain_mbs": raw_p,
+                         "ratio_plain": (ours_p / raw_p) if ours_p and raw_p else None,
+                         "decompress_mbs": rates.get("decompress/" + codec + arg),
+                         "sha256_mbs": rates.get("sha256" + arg)})
+    context = data.get("context", {})
+    return {"rows": rows, "cpu": "%s × %s MHz" % (context.get("num_cpus", "?"), context.get("mhz_per_cpu", "?"))}
+
+
+def fmt(value, spec="%.2f", none="–"):
+    return none if value is None else spec % value
+
+
+def ratio_cell(value):
+    if value is None:
+        return "–"
+    if value >= 0.1:
+        return "%.2f" % value
+    if value >= 0.01:
+        return "%.3f" % value
+    return "%.4f" % value
+
+
+def summary_table(agg, env):
+    cfg = ENVS[env]
+    lines = ["| %s | %s |" % ("× limit (throughput)", " | ".join(WORKLOAD_TITLES[w] for w in WORKLOADS)),
+             "|---|" + "---:|" * len(WORKLOADS)]
+    for method in cfg["methods"]:
+        figs = agg.get(env, {}).get(method)
+        if not figs:
+            continue
+        cells = []
+        for w in WORKLOADS:
+            f = figs.get(w)
+            if not f:
+                cells.append("–")
+            elif f["failed"]:
+                cells.append("**FAILED**")
+            else:
+                cells.append(ratio_cell(f["tput_x"]) + ("*" if f["notes"] else ""))
+        name = SHORT[method]
+        if figs.get("setup_failures"):
+            name += " (**setup FAILED** in %d rounds)" % figs["setup_failures"]
+        lines.append("| %s | %s |" % (name, " | ".join(cells)))
+    return "\n".join(lines)
+
+
+def detail_table(agg, env):
+    cfg = ENVS[env]
+    lines = ["| workload | method | MiB/s | × limit | IOPS | p50 ms | × limit | p99 ms | × limit "
+             "| HTTP MiB | × read | HTTP requests | peak RSS MiB | notes |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for w in WORKLOADS:
+        for method in cfg["methods"]:
+            f = agg.get(env, {}).get(method, {}).get(w)
+            if not f:
+                continue
+            name = SHORT[method]
+            if method in NO_CACHE and w.endswith("_warm"):
+                name += " (no cache: 2nd read)"
+            if f["failed"]:
+                lines.append("| %s | %s | **FAILED** (%d of %d rounds) ||||||||||||" % (
+                    WORKLOAD_TITLES[w], name, f["failed"], f["rounds"]))
+                continue
+            is_limit = method == cfg["limit"]
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                WORKLOAD_TITLES[w], name, fmt(f["mibs"], "%.1f"), "1" if is_limit else ratio_cell(f["tput_x"]),
+                fmt(f["iops"], "%.0f"), fmt(f["p50_ms"], "%.3f"), "1" if is_limit else fmt(f["p50_x"], "%.1f"),
+                fmt(f["p99_ms"], "%.3f"), "1" if is_limit else fmt(f["p99_x"], "%.1f"),
+                fmt(f["http_bytes"] / 2**20 if f["http_bytes"] is not None else None, "%.1f"),
+                fmt(f["http_per_byte"], "%.2f"), fmt(f["http_requests"], "%.0f"),
+                fmt(f["rss_mib"], "%.1f") if f["rss_mib"] else "–", "; ".join(f["notes"])))
+    return "\n".join(lines)
+
+
+def micro_table(micro):
+    lines = ["| codec | block | ours MB/s | raw MB/s | **ours / raw** | ours + plaintext SHA-256 | raw + plaintext "
+             "SHA-256 | **ours / raw** | decompress alone | SHA-256 alone |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in micro["rows"]:
+        lines.append("| %s | %d KiB | %.0f | %.0f | **%.3f** | %s | %s | **%s** | %s | %s |" % (
+            r["codec"], r["block_kib"], r["ours_mbs"], r["raw_mbs"], r["ratio"], fmt(r["ours_plain_mbs"], "%.0f"),
+            fmt(r["raw_plain_mbs"], "%.0f"), fmt(r["ratio_plain"], "%.3f"), fmt(r["decompress_mbs"], "%.0f"),
+            fmt(r["sha256_mbs"], "%.0f")))
+    return "\n".join(lines)
+
+
+def write_markdown(path, agg, micro, env, vm_env, raw):
+    rounds = "%s in the VM, %s on the host" % (agg.get("_rounds", {}).get("vm", 0), agg.get("_rounds", {}).get("host", 0))
+    mkimage = open(os.path.join(raw, "mkimage.txt")).read().split("\n")[0] if os.path.exists(
+        os.path.join(raw, "mkimage.txt")) else ""
+    trace = open(os.path.join(raw, "trace.txt")).read().strip() if os.path.exists(
+        os.path.join(raw, "trace.txt")) else ""
+    out = []
+    out.append("# httpcloop benchmark: latest run\n")
+    out.append("`make bench` (bench/run) on %s, commit %s. Medians of %s rounds; every ratio is against the "
+               "limit measured in the same round, then the median taken. Under QEMU TCG the absolute "
+               "numbers mean little: compare the ratios.\n" % (env.get("date", "?"), env.get("commit", "?"), rounds))
+    out.append("![ratios against the limit](latest.png)\n")
+    out.append("## Machine and versions\n")
+    out.append("| | |\n|---|---|")
+    rows = [
+        ("host", "%s, %s CPUs, kernel %s" % (env.get("host_cpu", "?"), env.get("host_cpus", "?"),
+                                            env.get("host_kernel", "?"))),
+        ("VM", "QEMU TCG (%s), %s vCPUs, %s MiB, kernel %s" % (
+            env.get("qemu", "?").replace("QEMU emulator version ", ""), vm_env.get("cpus", "?"),
+            vm_env.get("memory_mib", "?"), vm_env.get("kernel", "?"))),
+        ("httpcloop", "%s (commit %s)" % (env.get("httpcloop", "?"), env.get("commit", "?"))),
+        ("nbdkit / nbd-client", "%s / %s" % (env.get("pkg_nbdkit", "?"), env.get("pkg_nbd-client", "?"))),
+        ("httpfs2", env.get("pkg_httpfs2", "?")),
+        ("fio", env.get("pkg_fio", "?")),
+        ("curl", env.get("curl", "?")),
+        ("nginx", env.get("nginx", "?")),
+        ("zstd / zlib / OpenSSL / libfuse3", "%s / %s / %s / %s" % (
+            env.get("pkg_libzstd1", "?"), env.get("pkg_zlib1g", "?"), env.get("pkg_libssl3", "?"),
+            env.get("pkg_libfuse3-3", "?"))),
+        ("Google Benchmark", env.get("pkg_libbenchmark-dev", "?")),
+        ("image", "%s MiB; %s" % (env.get("size_mib", "?"), mkimage.replace("mkimage: ", ""))),
+        ("workloads", "sequential: the whole image in 1 MiB reads; random: %s reads of 4 KiB (fixed seed); "
+                      "boot trace: %s" % (env.get("rand_ios", "?"), trace.replace("trace: ", ""))),
+    ]
+    for k, v in rows:
+        out.append("| %s | %s |" % (k, v))
+    out.append("")
+    out.append("## Throughput as a fraction of the limit (1 = as fast as the limit)\n")
+    out.append("In the VM (Debian 12's kernel under QEMU TCG; limit: the loop driver on the plaintext in tmpfs):\n")
+    out.append(summary_table(agg, "vm") + "\n")
+    out.append("On the host (limit: the local file in tmpfs, O_DIRECT; curl: one download of the plaintext):\n")
+    out.append(summary_table(agg, "host") + "\n")
+    out.append("\\* see the notes in the detailed tables (a pass cut short by the time cap, a cache not full).\n")
+    out.append("## In the VM, in detail\n")
+    out.append(detail_table(agg, "vm") + "\n")
+    out.append("## On the host, in detail\n")
+    out.append(detail_table(agg, "host") + "\n")
+    if micro:
+        out.append("## Micro-benchmarks: the per-block hot path against the raw libraries\n")
+        out.append("bench/micro/ (Google Benchmark, host, one thread, %s). *ours* is `decode_block()` as the "
+                   "daemon's decode pool calls it (`PlaintextCheck::by_stored_hash`): size check, SHA-256 of the "
+                   "stored bytes, decompress to the exact length; *raw* is the same calls made straight on OpenSSL, "
+                   "zlib (one z_stream, `inflateReset`) and libzstd (one `ZSTD_DCtx`). *+ plaintext SHA-256*: "
+                   "`PlaintextCheck::hash` (what `httpcloop verify` uses) against raw with a second `SHA256()`. "
+                   "MB/s of plaintext, medians of 3 repetitions.\n" % micro["cpu"])
+        out.append(micro_table(micro) + "\n")
+    out.append("## How it is measured\n")
+    out.append("""- **Same image, same server**: one image, written by fio with a verification header and CRC32C in
+  every 4 KiB (half incompressible, half 75 % compressible), is published both as httpcloop blocks (zstd,
+  256 KiB) and as the plaintext file by one nginx on 127.0.0.1; nbdkit, httpfs2 and curl read the plaintext.
+- **Every read is verified**: fio checks each 4 KiB it reads (its header names its offset; its CRC32C its
+  bytes) and fails the pass on the first mismatch (`verify=crc32c`, `verify_interval=4096`,
+  `verify_fatal=1`); curl's download is hashed and compared with the source. A failed pass is shown as FAILED.
+- **Timing**: fio with `psync`, one read at a time, `O_DIRECT`. Throughput and IOPS are bytes (reads) over
+  the time spent inside the reads (fio's mean latency × reads), so the checking fio does between reads is
+  not counted; p50/p99 are fio's completion latencies.
+- **Cold / warm**: httpcloop's cold passes start with an empty cache directory (a new `attach` or
+  `mount-fuse` for each), its warm passes run after a full sequential read filled the cache. nbdkit, httpfs2
+  and curl keep no cache: their warm pass is a second read. Every VM pass starts after
+  `echo 3 > /proc/sys/vm/drop_caches`; the loop device's backing file and httpcloop's cache are both in the
+  guest's tmpfs (on the host: /dev/shm, read with O_DIRECT), so the limit reads the same storage.
+- **HTTP**: requests and body bytes from nginx's access log for each pass; *× read* is bytes over HTTP per
+  byte the workload read. **Peak RSS**: VmHWM of the serving process (httpcloop's daemon, nbdkit, httpfs2)
+  at the end of the pass: its peak since it started.
+""")
+    open(path, "w").write("\n".join(out))
+
+
+def gnuplot_chart(path, agg, micro):
+    tmp = path + ".d"
+    os.makedirs(tmp, exist_ok=True)
+
+    def write_cluster(name, env, methods, key):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write("workload " + " ".join('"%s"' % SHORT[m] for m in methods) + "\n")
+            for w in WORKLOADS:
+                cells = []
+                for m in methods:
+                    fig = agg.get(env, {}).get(m, {}).get(w)
+                    v = fig.get(key) if fig and not fig["failed"] else None
+                    cells.append("?" if not v else "%.6g" % v)
+                f.write('"%s" %s\n' % (WORKLOAD_TITLES[w].replace(", ", "\\n"), " ".join(cells)))
+
+    vm_methods = [m for m in ENVS["vm"]["methods"][1:] if m in agg.get("vm", {})]
+    host_methods = [m for m in ENVS["host"]["methods"][1:] if m in agg.get("host", {})]
+    write_cluster("vm.dat", "vm", vm_methods, "tput_x")
+    write_cluster("host.dat", "host", host_methods, "tput_x")
+    write_cluster("http.dat", "vm", vm_methods, "http_per_byte")
+    with open(os.path.join(tmp, "micro.dat"), "w") as f:
+        f.write('block "ours" "raw libraries" "ours +plaintext hash" "raw +plaintext hash"\n')
+        for r in (micro or {"rows": []})["rows"]:
+            f.write('"%s\\n%d KiB" %.1f %.1f %s %s\n' % (r["codec"], r["block_kib"], r["ours_mbs"], r["raw_mbs"],
+                                                      fmt(r["ours_plain_mbs"], "%.1f", "?"),
+                                                      fmt(r["raw_plain_mbs"], "%.1f", "?")))
+
+    micro_top = 1.3 * max([r["raw_mbs"] for r in (micro or {"rows": []})["rows"]] + [100])
+
+    def histogram(data, ncols, title, ylabel, log=True, yrange="[0.0005:20]", ref=1):
+        s = ['set title "%s"' % title, 'set ylabel "%s"' % ylabel]
+        s.append("set logscale y" if log else "unset logscale y")
+        s.append("set yrange %s" % yrange)
+        if ref:
+            s.append("set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 lc rgb '#444444'"
+                     % (ref, ref))
+        else:
+            s.append("unset arrow 1")
+        s.append("plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)" % (ncols + 1, data))
+        return "\n".join(s)
+
+    script = """
+set terminal pngcairo size 1500,1100 font 'DejaVu Sans,11'
+set output '%(out)s'
+set datafile missing '?'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key top left horizontal maxrows 1 font ',10' opaque box samplen 2
+set grid ytics
+set xtics font ',10'
+set bmargin 4
+set multiplot layout 2,2 title "httpcloop benchmark: ratios against the limit measured in the same run (medians)" font ',14'
+set linetype 1 lc rgb '#1f77b4'
+set linetype 2 lc rgb '#6baed6'
+set linetype 3 lc rgb '#ff7f0e'
+set linetype 4 lc rgb '#d62728'
+%(vm)s
+%(host)s
+%(http)s
+%(micro)s
+unset multiplot
+""" % {
+        "out": path,
+        "vm": histogram(os.path.join(tmp, "vm.dat"), len(vm_methods),
+                        "VM (QEMU TCG, Debian 6.1): throughput / loop driver (log; higher is better)",
+                        "× limit"),
+        "host": histogram(os.path.join(tmp, "host.dat"), len(host_methods),
+                          "Host: throughput / local file (log; higher is better)", "× limit",
+                          yrange="[0.0005:100]"),
+        "http": histogram(os.path.join(tmp, "http.dat"), len(vm_methods),
+                          "VM: bytes over HTTP per byte read (log; lower is better; no bar: none)",
+                          "HTTP bytes / bytes read", yrange="[0.01:3000]"),
+        "micro": "set linetype 1 lc rgb '#2ca02c'\nset linetype 2 lc rgb '#98df8a'\n"
+                 "set linetype 3 lc rgb '#9467bd'\nset linetype 4 lc rgb '#c5b0d5'\n" + histogram(
+                     os.path.join(tmp, "micro.dat"), 4,
+                     "Host: per-block verify + decompress, MB/s of plaintext (ours = raw: no overhead)",
+                     "MB/s", log=False, yrange="[0:%d]" % micro_top, ref=0),
+    }
+    with open(os.path.join(tmp, "chart.gp"), "w") as f:
+        f.write(script)
+    subprocess.run(["gnuplot", os.path.join(tmp, "chart.gp")], check=True)
+    for name in os.listdir(tmp):
+        os.remove(os.path.join(tmp, name))
+    os.rmdir(tmp)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    raw, results = sys.argv[1], sys.argv[2]
+    os.makedirs(results, exist_ok=True)
+    env = read_kv(os.path.join(raw, "env.txt"))
+    vm_env = read_kv(os.path.join(raw, "vm-env.txt"))
+    agg = aggregate(load_passes(raw), env)
+    micro = load_micro(raw)
+    write_markdown(os.path.join(results, "latest.md"), agg, micro, env, vm_env, raw)
+    gnuplot_chart(os.path.join(results, "latest.png"), agg, micro)
+    with open(os.path.join(results, "latest.json"), "w") as f:
+        json.dump({"env": env, "vm_env": vm_env, "results": agg, "micro": micro}, f, indent=1, sort_keys=True)
+    print(open(os.path.join(results, "latest.md")).read().split("## In the VM, in detail")[0])
+
+
+if __name__ == "__main__":
+    main()
