@@ -137,6 +137,21 @@ grep -q 'kernel: verified copy in the cache' <<<"$out" || fail "second round did
 debugfs -R "cat /httpcloop-boot/$(sha256 "$work/kernel")" "$loopdev" 2>/dev/null | cmp - "$work/kernel" ||
 	fail "the kernel on the cache device differs"
 
+log "mkboot --image: the root image's URL and manifest hash reach the kernel command line"
+head -c $((300 * 1024)) /dev/urandom >"$work/root.img"
+"$HTTPCLOOP" mkimage --block-size 64K "$work/root.img" "$www/img" >/dev/null
+image_id=$(sha256 "$www/img/manifest")
+out=$("$HTTPCLOOP" mkboot --kernel "$work/kernel" --image "$url/img/#sha256=$(printf '3%.0s' {1..64})" "$work/x" 2>&1) &&
+	fail "mkboot accepted an image whose pin does not match"
+grep -q 'SHA-256 mismatch' <<<"$out" || fail "mkboot --image with a wrong pin: $out"
+"$HTTPCLOOP" mkboot --kernel "$work/kernel" --cmdline "console=ttyS0" --image "$url/img/" --sign "$work/key" \
+	"$www/withimage" >/dev/null
+grep -qx "image $url/img/ $image_id" "$www/withimage/boot.manifest" || fail "no image line: $(cat "$www/withimage/boot.manifest")"
+out=$("$HCBOOT" "${common[@]}" "${key[@]}" --dry-run --on-fail exit "$url/withimage/" 2>&1) || fail "boot with an image failed: $out"
+grep -qF "command line: console=ttyS0 root=httpcloop:$url/img/#sha256=$image_id" <<<"$out" ||
+	fail "the root image is not on the command line: $out"
+rm -rf /tmp/bootcache
+
 log "InetBoot: httpfuse=URL boots what is published there"
 echo "quiet httpfuse=$url/good/ httpcloop.pubkey=$(pubkey_base64 "$work/key.pub")" >"$work/cmdline-httpfuse"
 out=$("$HCBOOT" --cmdline-file "$work/cmdline-httpfuse" --dry-run --on-fail exit 2>&1) || fail "httpfuse= failed: $out"
