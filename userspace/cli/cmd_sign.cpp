@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 namespace httpcloop::cli {
 
@@ -58,10 +59,18 @@ int run_sign(int argc, char** argv)
 	const Ed25519PrivateKey key = Ed25519PrivateKey::load(argv[*first_operand]);
 	const std::string path = argv[*first_operand + 1];
 	UniqueFd fd = open_or_throw(path, O_RDONLY);
-	std::vector<uint8_t> bytes(kMaxSignedFileBytes + 1);
-	bytes.resize(pread_full(fd.get(), bytes, 0, path));
-	if (bytes.size() > kMaxSignedFileBytes)
+	struct stat status{};
+	if (::fstat(fd.get(), &status) != 0)
+		throw_errno("cannot stat " + path);
+	if (!S_ISREG(status.st_mode))
+		throw Error(path + " is not a regular file");
+	if (static_cast<uint64_t>(status.st_size) > kMaxSignedFileBytes)
 		throw Error(path + " is larger than " + std::to_string(kMaxSignedFileBytes) + " bytes");
+	// Sized by the file (one byte more, to notice one that grows meanwhile), not by the limit.
+	std::vector<uint8_t> bytes(static_cast<size_t>(status.st_size) + 1);
+	bytes.resize(pread_full(fd.get(), bytes, 0, path));
+	if (bytes.size() != static_cast<size_t>(status.st_size))
+		throw Error(path + " changed while it was read");
 	write_file_atomically(path + ".sig", sign_file(key, kind, bytes));
 	std::printf("signed: %s.sig (%.*s, key id %s)\n", path.c_str(), static_cast<int>(signed_kind_name(kind).size()),
 		    signed_kind_name(kind).data(), to_hex(key_id(key.public_key())).c_str());
