@@ -21,8 +21,8 @@ source "$(dirname "$0")/lib.sh"
 BENCH_ENV=host
 RAW=$BENCH_WORK/raw
 ROUNDS=${BENCH_ROUNDS:-3}
-BUDGET=${BENCH_HOST_BUDGET:-150} # seconds: see rounds_left
-RAND_IOS=${BENCH_RAND_IOS:-1000}
+BUDGET=${BENCH_HOST_BUDGET:-120} # seconds: see rounds_left
+RAND_IOS=${BENCH_RAND_IOS:-500}
 TRACE=$BENCH_WORK/trace.iolog
 W=$(mktemp -d /dev/shm/httpcloop-bench.XXXXXX)
 cleanup rm -rf "$W"

@@ -2,12 +2,14 @@
 # The timed pass, shared by bench/vm-guest.sh (in the VM) and bench/host.sh (on the host).
 # Source it after tests/vm/lib.sh. The caller sets:
 #   BENCH_ENV     vm | host (names the result files)
-#   RAW           directory for the results: one fio JSON per pass, passes.tsv
+#   RAW           directory for the results: one fio JSON per pass, $BENCH_ENV-passes.tsv
 #   IMAGE_BYTES   size of the image; TRACE: the boot-like fio iolog; RAND_IOS: 4 KiB reads
 #   ROUND         the round being run (1..N)
 #   drop_page_cache   a function that empties the page cache the next pass would hit
 # and runs nginx with BENCH_LOG_FORMAT (start_nginx reads NGINX_LOG_FORMAT).
 
+# (BENCH_LOG_FORMAT, WORKLOADS: used by the scripts that source this one)
+# shellcheck disable=SC2034
 # nginx logs one line per request: status, body bytes, all bytes, request.
 # shellcheck disable=SC2016 # nginx variables
 BENCH_LOG_FORMAT='$status $body_bytes_sent $bytes_sent "$request"'
@@ -15,7 +17,7 @@ WORKLOADS=(seq_cold seq_warm rand_cold rand_warm trace_cold trace_warm)
 # Each pass stops after PASS_SECONDS (fio --runtime) even if its workload is not done: the
 # figures are then over the reads made (bench/report.py says "partial"), and a slow
 # method cannot stretch the suite past its budget.
-PASS_SECONDS=${BENCH_PASS_SECONDS:-15}
+PASS_SECONDS=${BENCH_PASS_SECONDS:-10}
 
 # Every read is checked: the image was written by fio with a verification header and a
 # CRC32C in every 4 KiB (bench/run), so fio checks each 4 KiB it reads (its offset, its
@@ -57,10 +59,10 @@ peak_rss_kib() {
 }
 
 # record METHOD WORKLOAD STATUS JSON HTTP_REQUESTS HTTP_BYTES RSS_KIB [SECONDS BYTES]: one
-# line of passes.tsv, which bench/report.py reads; PASS_NOTE (if set) goes in its last field.
+# line of $BENCH_ENV-passes.tsv, which bench/report.py reads; PASS_NOTE (if set) goes in its last field.
 record() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$BENCH_ENV" "$ROUND" "$1" "$2" "$3" "$4" "$5" \
-		"$6" "$7" "${8:--}" "${9:--}" "${PASS_NOTE:-}" >>"$RAW/passes.tsv"
+		"$6" "$7" "${8:--}" "${9:--}" "${PASS_NOTE:-}" >>"$RAW/$BENCH_ENV-passes.tsv"
 }
 
 # bench_pass METHOD WORKLOAD TARGET [PID]: empty the page cache, run WORKLOAD on TARGET
@@ -109,6 +111,7 @@ rounds_left() {
 	[ "$round" -le "$rounds" ] || return 1
 	if [ "$round" -gt 1 ]; then
 		last=$((SECONDS - ROUND_STARTED))
+		log "round $((round - 1)) took ${last} s (${SECONDS} s so far)"
 		if [ $((SECONDS + last)) -gt "$budget" ]; then
 			log "stopping after $((round - 1)) rounds: another would end past the ${budget} s budget"
 			return 1

@@ -3,7 +3,7 @@
 
 usage: report.py RAW_DIR RESULTS_DIR
 
-RAW_DIR holds passes.tsv (one line per timed pass, written by bench/lib.sh), the fio JSON
+RAW_DIR holds vm-passes.tsv and host-passes.tsv (one line per timed pass, bench/lib.sh), the fio JSON
 of each pass, micro.json (Google Benchmark), env.txt and vm-env.txt (key=value), and
 mkimage.txt / trace.txt. Every figure is the median over the rounds; every ratio is taken
 against the limit measured in the same round (loop in the VM, the local file on the host)
@@ -67,7 +67,12 @@ def load_fio(path):
 
 def load_passes(raw):
     passes = []
-    for line in open(os.path.join(raw, "passes.tsv")):
+    lines = []
+    for env in ENVS:
+        path = os.path.join(raw, env + "-passes.tsv")
+        if os.path.exists(path):
+            lines += open(path).readlines()
+    for line in lines:
         f = line.rstrip("\n").split("\t")
         if len(f) < 11:
             continue

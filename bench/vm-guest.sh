@@ -25,8 +25,8 @@ source "$(dirname "$0")/lib.sh"
 BENCH_ENV=vm
 RAW=/out/raw
 ROUNDS=${BENCH_ROUNDS:-3}
-BUDGET=${BENCH_VM_BUDGET:-480} # seconds, from the guest's start: see rounds_left
-RAND_IOS=${BENCH_RAND_IOS:-1000}
+BUDGET=${BENCH_VM_BUDGET:-540} # seconds, from the guest's start: see rounds_left
+RAND_IOS=${BENCH_RAND_IOS:-500}
 W=/tmp/bench
 URL=http://127.0.0.1:8080/img/
 PLAIN_URL=http://127.0.0.1:8080/image.img
