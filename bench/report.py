@@ -288,6 +288,9 @@ def write_markdown(path, agg, micro, env, vm_env, raw):
         ("VM", "QEMU TCG (%s), %s vCPUs, %s MiB, kernel %s" % (
             env.get("qemu", "?").replace("QEMU emulator version ", ""), vm_env.get("cpus", "?"),
             vm_env.get("memory_mib", "?"), vm_env.get("kernel", "?"))),
+        ("host load", "1/5/15-minute load average %s before the host part, %s before the VM part (the machine "
+                      "is shared: a busy host slows the FUSE paths most)" % (
+                          env.get("host_load_before_host_part", "?"), env.get("host_load_before_vm_part", "?"))),
         ("httpcloop", "%s (commit %s)" % (env.get("httpcloop", "?"), env.get("commit", "?"))),
         ("nbdkit / nbd-client", "%s / %s" % (env.get("pkg_nbdkit", "?"), env.get("pkg_nbd-client", "?"))),
         ("httpfs2", env.get("pkg_httpfs2", "?")),
@@ -375,7 +378,7 @@ def gnuplot_chart(path, agg, micro):
 
     micro_top = 1.3 * max([r["raw_mbs"] for r in (micro or {"rows": []})["rows"]] + [100])
 
-    def histogram(data, ncols, title, ylabel, log=True, yrange="[0.0005:20]", ref=1):
+    def histogram(data, ncols, title, ylabel, log=True, yrange="[0.0001:20]", ref=1):
         s = ['set title "%s"' % title, 'set ylabel "%s"' % ylabel]
         s.append("set logscale y" if log else "unset logscale y")
         s.append("set yrange %s" % yrange)
@@ -416,7 +419,7 @@ unset multiplot
                         "× limit"),
         "host": histogram(os.path.join(tmp, "host.dat"), len(host_methods),
                           "Host: throughput / local file (log; higher is better)", "× limit",
-                          yrange="[0.0005:100]"),
+                          yrange="[0.0001:100]"),
         "http": histogram(os.path.join(tmp, "http.dat"), len(vm_methods),
                           "VM: bytes over HTTP per byte read (log; lower is better; no bar: none)",
                           "HTTP bytes / bytes read", yrange="[0.01:3000]"),
