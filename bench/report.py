@@ -195,13 +195,15 @@ def fmt(value, spec="%.2f", none="–"):
 
 
 def ratio_cell(value):
+    """Two significant digits, never in exponent form: 1.3, 0.21, 0.0042, 0.000031."""
     if value is None:
         return "–"
-    if value >= 0.1:
+    if value >= 1:
         return "%.2f" % value
-    if value >= 0.01:
-        return "%.3f" % value
-    return "%.4f" % value
+    if value <= 0:
+        return "0"
+    digits = 1 - math.floor(math.log10(value))
+    return "%.*f" % (digits, value)
 
 
 def summary_table(agg, env):
@@ -333,7 +335,7 @@ def write_markdown(path, agg, micro, env, vm_env, raw):
   256 KiB) and as the plaintext file by one nginx on 127.0.0.1; nbdkit, httpfs2 and curl read the plaintext.
 - **Every read is verified**: fio checks each 4 KiB it reads (its header names its offset; its CRC32C its
   bytes) and fails the pass on the first mismatch (`verify=crc32c`, `verify_interval=4096`,
-  `verify_fatal=1`); curl's download is hashed and compared with the source. A failed pass is shown as FAILED.
+  `verify_fatal=1`); curl's download (to tmpfs, timed by curl) is hashed afterwards and compared. A failed pass is shown as FAILED.
 - **Timing**: fio with `psync`, one read at a time, `O_DIRECT`. Throughput and IOPS are bytes (reads) over
   the time spent inside the reads (fio's mean latency × reads), so the checking fio does between reads is
   not counted; p50/p99 are fio's completion latencies.

@@ -25,7 +25,7 @@ source "$(dirname "$0")/lib.sh"
 BENCH_ENV=vm
 RAW=/out/raw
 ROUNDS=${BENCH_ROUNDS:-3}
-BUDGET=${BENCH_VM_BUDGET:-570} # seconds, from the guest's start: see rounds_left
+BUDGET=${BENCH_VM_BUDGET:-660} # seconds, from the guest's start: see rounds_left
 RAND_IOS=${BENCH_RAND_IOS:-500}
 W=/tmp/bench
 URL=http://127.0.0.1:8080/img/
