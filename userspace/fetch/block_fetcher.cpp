@@ -156,8 +156,10 @@ void BlockFetcher::start(FetchRequest request)
 
 void BlockFetcher::poll(struct curl_waitfd* extra, unsigned extra_count, int timeout_ms)
 {
+	// No curl_multi_perform before the wait: a transfer it finished would sit unreported
+	// while the poll sleeps for the whole timeout. curl_multi_poll already shortens its
+	// wait to libcurl's own timers (0 for a transfer just added).
 	int running = 0;
-	curl_multi_perform(multi_.get(), &running);
 	CURLMcode result = curl_multi_poll(multi_.get(), extra, extra_count, timeout_ms, nullptr);
 	if (result != CURLM_OK)
 		throw HttpError(std::string("libcurl: poll failed: ") + curl_multi_strerror(result));
