@@ -8,7 +8,7 @@
 #  - the boot-like trace with an empty cache, without and with a recorded boot profile.
 # Every read is compared with the source. Run: scripts/vm-run -- bash bench/fetch-engine-guest.sh
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
-source "$HTTPCLOOP_SRC/tests/vm/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/vm/lib.sh"
 
 size_mib=${BENCH_SIZE_MIB:-128}
 load_module

@@ -15,6 +15,7 @@
 #include "util/syslog_sink.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -34,10 +35,18 @@ namespace {
 #define PR_SET_IO_FLUSHER 57
 #endif
 
+// (32 MiB is the largest mmap threshold glibc accepts.)
+constexpr int kKeptAllocationBytes = 32 * 1024 * 1024;
+
 // The daemon serves the I/O the system may need to free memory: it must never wait on
 // that memory itself, nor be chosen by the OOM killer.
 void protect_from_memory_pressure()
 {
+	// Locked memory is faulted in, zeroed, as soon as it is mapped. Keep freed memory for
+	// reuse, so that glibc neither maps each block-sized buffer afresh (its default for
+	// anything over 128 KiB) nor hands the heap back to the system between blocks.
+	mallopt(M_MMAP_THRESHOLD, kKeptAllocationBytes);
+	mallopt(M_TRIM_THRESHOLD, kKeptAllocationBytes);
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
 		log_warning(std::string("mlockall failed: ") + strerror(errno) + "; the daemon may be paged out");
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)

@@ -82,6 +82,13 @@ public:
 	// Transfers that finished since the last call.
 	std::vector<FetchResult> collect();
 
+	// Body buffers are reused rather than freed: the daemon runs with its memory locked,
+	// where a fresh block-sized buffer per transfer costs page faults (and zeroing) in
+	// the hot path. recycle() takes a buffer back; spare_buffer() hands one out (empty,
+	// capacity kept), or a new one when none is spare.
+	void recycle(std::vector<uint8_t>&& buffer);
+	std::vector<uint8_t> spare_buffer();
+
 	size_t active() const { return active_.size(); }
 	const FetchCounters& counters() const { return counters_; }
 
@@ -94,6 +101,7 @@ private:
 	CurlMulti multi_;
 	std::vector<CurlEasy> idle_handles_; // reused: they keep connection state warm
 	std::vector<std::unique_ptr<Transfer>> active_;
+	std::vector<std::vector<uint8_t>> spare_buffers_;
 	FetchCounters counters_;
 };
 

@@ -18,8 +18,8 @@ std::string block_label(uint64_t index)
 
 } // namespace
 
-void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint8_t> stored,
-		  std::span<uint8_t> plain_out, PlaintextCheck check)
+std::span<const uint8_t> decode_block_view(const Manifest& manifest, uint64_t index, std::span<const uint8_t> stored,
+					   std::span<uint8_t> plain_out, PlaintextCheck check)
 {
 	const BlockEntry& entry = manifest.blocks.at(index);
 	const uint32_t plain_size = manifest.plain_size(index);
@@ -31,7 +31,7 @@ void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint
 				     " does not match the manifest's " + std::to_string(entry.stored_size));
 	if (entry.is_hole()) {
 		std::fill(plain_out.begin(), plain_out.end(), uint8_t{0});
-		return;
+		return plain_out;
 	}
 	if (sha256(stored) != entry.stored_hash)
 		throw IntegrityError(block_label(index) + ": hash mismatch (stored bytes are not what the manifest names)");
@@ -40,17 +40,27 @@ void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint
 		// The stored bytes are the plaintext: one hash covers both.
 		if (entry.plain_hash != entry.stored_hash)
 			throw IntegrityError(block_label(index) + ": raw block whose two hashes differ");
-		std::memcpy(plain_out.data(), stored.data(), plain_size);
-		return;
-	} else {
-		try {
-			decompress(manifest.codec, stored, plain_out);
-		} catch (const CodecError& error) {
-			throw CodecError(block_label(index) + ": " + error.what());
-		}
+		if (stored.size() != plain_size)
+			throw IntegrityError(block_label(index) + ": raw block of " + std::to_string(stored.size()) +
+					     " bytes, the block has " + std::to_string(plain_size));
+		return stored;
+	}
+	try {
+		decompress(manifest.codec, stored, plain_out);
+	} catch (const CodecError& error) {
+		throw CodecError(block_label(index) + ": " + error.what());
 	}
 	if (check == PlaintextCheck::hash && sha256(plain_out) != entry.plain_hash)
 		throw IntegrityError(block_label(index) + ": plaintext hash mismatch");
+	return plain_out;
+}
+
+void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint8_t> stored,
+		  std::span<uint8_t> plain_out, PlaintextCheck check)
+{
+	std::span<const uint8_t> plain = decode_block_view(manifest, index, stored, plain_out, check);
+	if (plain.data() != plain_out.data())
+		std::memcpy(plain_out.data(), plain.data(), plain.size());
 }
 
 EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain)

@@ -249,12 +249,16 @@ void BlockService::on_fetched(FetchResult& result)
 		const BlockEntry& entry = manifest_.blocks[block];
 		const auto begin = result.body.begin() + static_cast<std::ptrdiff_t>(entry.pack_offset - transfer.offset);
 		blocks_.at(block).phase = Phase::decoding;
-		decoder_.submit({block, std::vector<uint8_t>(begin, begin + entry.stored_size), transfer.mirror});
+		std::vector<uint8_t> stored = fetcher_.spare_buffer();
+		stored.assign(begin, begin + entry.stored_size);
+		decoder_.submit({block, std::move(stored), transfer.mirror});
 	}
+	fetcher_.recycle(std::move(result.body));
 }
 
-void BlockService::on_decoded(const DecodeResult& result)
+void BlockService::on_decoded(DecodeResult& result)
 {
+	fetcher_.recycle(std::move(result.buffer));
 	if (!result.ok) {
 		stats_.integrity_errors++;
 		mirrors_.record_failure(result.source, Clock::now());
@@ -347,7 +351,7 @@ void BlockService::process()
 {
 	for (FetchResult& result : fetcher_.collect())
 		on_fetched(result);
-	for (const DecodeResult& result : decoder_.collect())
+	for (DecodeResult& result : decoder_.collect())
 		on_decoded(result);
 	const auto now = Clock::now();
 	while (!retries_.empty() && retries_.begin()->first <= now) {

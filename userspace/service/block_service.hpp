@@ -128,7 +128,7 @@ private:
 	void dispatch();
 	void start_transfer(uint64_t block);
 	void on_fetched(FetchResult& result);
-	void on_decoded(const DecodeResult& result);
+	void on_decoded(DecodeResult& result);
 	void attempt_failed(uint64_t block, size_t mirror, const std::string& error, bool not_found);
 	void finish(uint64_t block, const std::string& error);
 	void record_first_read(uint64_t block);

@@ -41,15 +41,16 @@ void DecodePool::work()
 	// new memory to make progress when the system is short of it.
 	std::vector<uint8_t> plain(manifest_.block_size);
 	while (std::optional<DecodeJob> job = jobs_.pop()) {
-		DecodeResult result{job->block, false, {}, job->source};
+		DecodeResult result{job->block, false, {}, job->source, {}};
 		try {
-			std::span<uint8_t> out(plain.data(), manifest_.plain_size(job->block));
-			decode_block(manifest_, job->block, job->stored, out, PlaintextCheck::by_stored_hash);
-			cache_.write_block(job->block, out);
+			std::span<uint8_t> scratch(plain.data(), manifest_.plain_size(job->block));
+			cache_.write_block(job->block, decode_block_view(manifest_, job->block, job->stored, scratch,
+									 PlaintextCheck::by_stored_hash));
 			result.ok = true;
 		} catch (const std::exception& e) {
 			result.error = e.what();
 		}
+		result.buffer = std::move(job->stored);
 		{
 			std::lock_guard lock(results_mutex_);
 			results_.push_back(std::move(result));

@@ -27,6 +27,7 @@ struct DecodeResult {
 	bool ok = false;
 	std::string error;
 	size_t source = 0;
+	std::vector<uint8_t> buffer; // the job's stored bytes' buffer, back for reuse
 };
 
 class DecodePool {
