@@ -24,6 +24,7 @@ const std::string_view info_help =
 	"  --pubkey FILE      refuse the manifest unless manifest.sig verifies with this\n"
 	"                     Ed25519 public key (PEM, from `httpcloop keygen`)\n"
 	"  --sha256 HEX       refuse the manifest unless its SHA-256 is HEX (also URL#sha256=HEX)\n"
+	"  --cacert FILE      trust these CA certificates for https:// (default: the system's)\n"
 	"  -h, --help         show this help\n";
 
 namespace {
@@ -81,6 +82,7 @@ int run_info(int argc, char** argv)
 		{"json", no_argument, nullptr, 'J'},
 		{"pubkey", required_argument, nullptr, kOptionPubkey},
 		{"sha256", required_argument, nullptr, kOptionSha256},
+		{"cacert", required_argument, nullptr, kOptionCacert},
 		{"help", no_argument, nullptr, 'h'},
 		{nullptr, 0, nullptr, 0},
 	};

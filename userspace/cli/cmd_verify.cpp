@@ -26,6 +26,7 @@ const std::string_view verify_help =
 	"  --stored-hash-only   check only what a client checks before using a block (the\n"
 	"                       stored hash, then an exact decompression): faster\n"
 	"  --pubkey FILE, --sha256 HEX   verify the manifest first (see attach)\n"
+	"  --cacert FILE        trust these CA certificates for https:// (default: the system's)\n"
 	"  -h, --help           show this help\n";
 
 int run_verify(int argc, char** argv)
@@ -37,6 +38,7 @@ int run_verify(int argc, char** argv)
 		{"stored-hash-only", no_argument, nullptr, kStoredHashOnly},
 		{"pubkey", required_argument, nullptr, kOptionPubkey},
 		{"sha256", required_argument, nullptr, kOptionSha256},
+		{"cacert", required_argument, nullptr, kOptionCacert},
 		{"help", no_argument, nullptr, 'h'},
 		{nullptr, 0, nullptr, 0},
 	};
@@ -65,7 +67,7 @@ int run_verify(int argc, char** argv)
 		CacheStore cache = CacheStore::open(*cache_dir, image.manifest, image.id);
 		report = verify_cache(cache, image.manifest, threads);
 	} else {
-		report = verify_published(location, image.manifest, threads, check);
+		report = verify_published(location, image.manifest, threads, check, trust.ca_file);
 	}
 	for (const std::string& problem : report.problems)
 		std::fprintf(stderr, "httpcloop verify: %s\n", problem.c_str());

@@ -48,7 +48,12 @@ bool apply_serve_option(int value, const char* argument, ServeOptions& options)
 		return true;
 	case kTimeout: options.fetch.transfer_timeout_s = parse_integer(argument, 1, 3600, "--timeout"); return true;
 	case kMirror: options.mirrors.emplace_back(argument); return true;
-	case kCacert: options.fetch.ca_file = argument; return true;
+	case kCacert:
+		// Blocks and the manifest both come over https://: the block fetcher and the
+		// manifest download each need the CA file.
+		options.fetch.ca_file = argument;
+		options.trust.ca_file = argument;
+		return true;
 	case kDeadline:
 		options.block_deadline = std::chrono::seconds(parse_integer(argument, 1, 3600, "--deadline"));
 		return true;

@@ -17,6 +17,9 @@ bool apply_trust_option(int value, const char* argument, TrustOptions& trust)
 			throw UsageError(error.what());
 		}
 		return true;
+	case kOptionCacert:
+		trust.ca_file = argument;
+		return true;
 	default:
 		return false;
 	}

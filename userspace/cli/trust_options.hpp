@@ -1,5 +1,6 @@
 #pragma once
-// --pubkey FILE and --sha256 HEX, shared by every command that reads a manifest.
+// --pubkey FILE, --sha256 HEX and --cacert FILE, shared by every command that reads a
+// manifest.
 
 #include "trust/trust.hpp"
 
@@ -8,10 +9,12 @@
 
 namespace httpcloop::cli {
 
-// getopt_long values for {"pubkey", required_argument, nullptr, kOptionPubkey} and
-// {"sha256", required_argument, nullptr, kOptionSha256}.
+// getopt_long values for {"pubkey", required_argument, nullptr, kOptionPubkey},
+// {"sha256", required_argument, nullptr, kOptionSha256} and
+// {"cacert", required_argument, nullptr, kOptionCacert}.
 constexpr int kOptionPubkey = 2000;
 constexpr int kOptionSha256 = 2001;
+constexpr int kOptionCacert = 2002;
 
 // Applies one option to `trust`; false if `value` is not one of ours. Throws UsageError
 // for a bad hex pin, Error for a key file that cannot be used.

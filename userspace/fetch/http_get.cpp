@@ -69,7 +69,7 @@ std::vector<uint8_t> read_local_manifest(std::string path)
 
 } // namespace
 
-std::vector<uint8_t> http_get(const std::string& url, size_t max_bytes)
+std::vector<uint8_t> http_get(const std::string& url, size_t max_bytes, const std::string& ca_file)
 {
 	ensure_curl_initialised();
 	CurlEasy handle(curl_easy_init());
@@ -97,6 +97,10 @@ std::vector<uint8_t> http_get(const std::string& url, size_t max_bytes)
 	set_curl_option(curl, CURLOPT_WRITEFUNCTION, append_body);
 	set_curl_option(curl, CURLOPT_WRITEDATA, &download);
 	set_curl_option(curl, CURLOPT_USERAGENT, "httpcloop");
+	// The manifest comes from the same servers as the blocks: --cacert must hold for it
+	// too, or an image on a server with a private CA fails before its first block.
+	if (!ca_file.empty())
+		set_curl_option(curl, CURLOPT_CAINFO, ca_file.c_str());
 
 	CURLcode result = curl_easy_perform(curl);
 	if (download.too_large || result == CURLE_FILESIZE_EXCEEDED)
@@ -130,10 +134,10 @@ bool is_http_url(std::string_view location)
 	return starts_with_case_insensitive(location, "http://") || starts_with_case_insensitive(location, "https://");
 }
 
-std::vector<uint8_t> load_manifest_bytes(const std::string& location)
+std::vector<uint8_t> load_manifest_bytes(const std::string& location, const std::string& ca_file)
 {
 	if (is_http_url(location))
-		return http_get(join_url(location, "manifest"), Manifest::kMaxManifestBytes);
+		return http_get(join_url(location, "manifest"), Manifest::kMaxManifestBytes, ca_file);
 	if (starts_with_case_insensitive(location, "file://"))
 		return read_local_manifest(location.substr(7));
 	if (location.find("://") != std::string::npos)

@@ -34,13 +34,13 @@ std::vector<uint8_t> read_local_signature(const std::string& location)
 	return bytes;
 }
 
-std::vector<uint8_t> fetch_signature(const std::string& location)
+std::vector<uint8_t> fetch_signature(const std::string& location, const std::string& ca_file)
 {
 	if (!is_http_url(location))
 		return read_local_signature(location);
 	const std::string url = join_url(location, "manifest.sig");
 	try {
-		return http_get(url, kMaxSignatureBytes + 1);
+		return http_get(url, kMaxSignatureBytes + 1, ca_file);
 	} catch (const HttpError& error) {
 		// A 404 means "not signed", which verification reports with its own advice;
 		// any other failure (network, 500) is not the signer's fault: say so.
@@ -60,10 +60,10 @@ VerifiedManifest load_verified_manifest(const std::string& location, const Trust
 
 	VerifiedManifest result;
 	result.location = pinned.location;
-	result.bytes = load_manifest_bytes(pinned.location);
+	result.bytes = load_manifest_bytes(pinned.location, options.ca_file);
 	std::vector<uint8_t> signature;
 	if (options.pubkey)
-		signature = fetch_signature(pinned.location);
+		signature = fetch_signature(pinned.location, options.ca_file);
 	verify_manifest_bytes(result.bytes, signature, options, "manifest of " + pinned.location);
 	result.id = sha256(result.bytes);
 	return result;

@@ -29,6 +29,10 @@ struct TrustOptions {
 	std::shared_ptr<const Ed25519PublicKey> pubkey;
 	std::string pubkey_name; // for messages: the key file's path
 	std::optional<Sha256> pinned_sha256;
+	// --cacert: the CAs trusted for https:// downloads of the manifest and its signature
+	// (a transport setting, not a check on the bytes: any() ignores it). The block fetcher
+	// has its own copy in FetchOptions.
+	std::string ca_file;
 
 	bool any() const { return pubkey || pinned_sha256; }
 	// Loads `path` as the key (throws Error naming the file if it is not an Ed25519 PEM key).

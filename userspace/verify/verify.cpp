@@ -63,7 +63,7 @@ VerifyReport for_each_block(const Manifest& manifest, unsigned threads,
 } // namespace
 
 VerifyReport verify_published(const std::string& location, const Manifest& manifest, unsigned threads,
-			      PlaintextCheck check)
+			      PlaintextCheck check, const std::string& ca_file)
 {
 	const bool remote = is_http_url(location);
 	std::string base = location.substr(0, location.find('#'));
@@ -77,7 +77,7 @@ VerifyReport verify_published(const std::string& location, const Manifest& manif
 
 	auto read_stored = [&](const BlockEntry& entry) {
 		if (remote)
-			return http_get(join_url(base, block_relpath(entry.stored_hash)), entry.stored_size + 1);
+			return http_get(join_url(base, block_relpath(entry.stored_hash)), entry.stored_size + 1, ca_file);
 		std::vector<uint8_t> stored(entry.stored_size);
 		if (manifest.is_packed()) {
 			pread_exact(pack.get(), stored, entry.pack_offset, base + "/blocks.pack");

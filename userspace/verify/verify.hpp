@@ -26,8 +26,9 @@ struct VerifyReport {
 };
 
 // `location`: an http(s) base URL or a local image directory. Uses `threads` threads.
+// `ca_file` (--cacert), if not empty: the CAs trusted for an https:// location.
 VerifyReport verify_published(const std::string& location, const Manifest& manifest, unsigned threads,
-			      PlaintextCheck check = PlaintextCheck::hash);
+			      PlaintextCheck check = PlaintextCheck::hash, const std::string& ca_file = {});
 
 // Checks the cached plaintext of every present block; forgets the bad ones.
 VerifyReport verify_cache(CacheStore& cache, const Manifest& manifest, unsigned threads);
