@@ -6,6 +6,10 @@
 #   fuse     httpcloop mount-fuse + losetup -r of MOUNTPOINT/image
 #   nbdkit   nbdkit's curl plugin serving the plaintext over HTTP + nbd-client → /dev/nbd0
 #   httpfs2  httpfs2 (FUSE) of the plaintext over HTTP + losetup -r
+#   fetch    the fetch engine's figures: its two limits (curl downloading every stored block,
+#            8 at a time; httpcloop verify --stored-hash-only decoding them on all cores),
+#            /dev/httpcloop0 cold with a 20 ms round trip on lo (tc netem), and the boot
+#            trace with that round trip and an empty cache, without and with a boot profile
 # Everything (plaintext, blocks, httpcloop's cache) lives in the guest's tmpfs /tmp, so
 # the limit and the cache read the same storage.
 #
@@ -15,7 +19,7 @@
 # and warm are the same for it. Every pass starts with the page cache dropped.
 #
 # Environment (from bench/run): BENCH_WORK (host dir with www/ and trace.iolog),
-# BENCH_ROUNDS (at most), BENCH_VM_BUDGET, BENCH_RAND_IOS, BENCH_PASS_SECONDS,
+# BENCH_ROUNDS (at most), BENCH_VM_BUDGET, BENCH_VM_METHODS (default all, in this order), BENCH_RAND_IOS, BENCH_PASS_SECONDS,
 # HTTPCLOOP_SRC (the build to test). Results to /out/raw.
 # shellcheck source-path=SCRIPTDIR source=../tests/vm/lib.sh
 source "$(dirname "$0")/../tests/vm/lib.sh"
@@ -25,7 +29,7 @@ source "$(dirname "$0")/lib.sh"
 BENCH_ENV=vm
 RAW=/out/raw
 ROUNDS=${BENCH_ROUNDS:-3}
-BUDGET=${BENCH_VM_BUDGET:-660} # seconds, from the guest's start: see rounds_left
+BUDGET=${BENCH_VM_BUDGET:-800} # seconds, from the guest's start: see rounds_left
 RAND_IOS=${BENCH_RAND_IOS:-500}
 W=/tmp/bench
 URL=http://127.0.0.1:8080/img/
@@ -39,6 +43,7 @@ log "setup: modules, image into tmpfs, nginx"
 modprobe loop
 modprobe fuse
 modprobe nbd nbds_max=2
+modprobe sch_netem
 load_module
 cp -r "$BENCH_WORK/www" "$W/www"
 cp "$BENCH_WORK/trace.iolog" "$W/trace.iolog"
@@ -93,14 +98,17 @@ ensure_warm() {
 	[ "${blocks% *}" -ge "${blocks#* }" ] || PASS_NOTE="cache $((100 * ${blocks% *} / ${blocks#* }))% full"
 }
 
-# An httpcloop session with a fresh cache: kernel_session WORKLOAD...
+# An httpcloop session with a fresh cache: kernel_session WORKLOAD... (recorded as
+# KERNEL_METHOD, attached with ATTACH_ARGS).
+KERNEL_METHOD=kernel
+ATTACH_ARGS=()
 kernel_session() {
 	local dev pid w
 	rm -rf "$W/cache"
-	dev=$("$HTTPCLOOP" attach "$URL" --cache "$W/cache")
+	dev=$("$HTTPCLOOP" attach "$URL" --cache "$W/cache" "${ATTACH_ARGS[@]}")
 	cleanup "$HTTPCLOOP" detach "$dev"
 	pid=$("$HTTPCLOOP" status --json "$dev" | jq -r '.[0].daemon.pid')
-	session_passes kernel "$dev" "$dev" "$pid" "$@"
+	session_passes "$KERNEL_METHOD" "$dev" "$dev" "$pid" "$@"
 	"$HTTPCLOOP" detach "$dev"
 	_CLEANUPS=()
 }
@@ -157,11 +165,79 @@ method_httpfs2() {
 	for w in "${WORKLOADS[@]}"; do bench_pass httpfs2 "$w" "$dev" "$pid"; done
 }
 
+# timed_limit METHOD COMMAND...: run COMMAND (it must succeed) and record its wall time as a
+# pass of seq_cold that delivered the whole image's plaintext.
+timed_limit() {
+	local method=$1 t0 t1 status=ok before http
+	shift
+	drop_page_cache
+	before=$(http_lines)
+	t0=$(date +%s.%N)
+	"$@" || status=failed
+	t1=$(date +%s.%N)
+	[ "$status" = ok ] || echo "FAILED: $method: $*" >&2
+	http=$(tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}')
+	record "$method" seq_cold "$status" - "${http%%$'\t'*}" "${http##*$'\t'}" 0 "$(echo "$t1 - $t0" | bc -l)" "$IMAGE_BYTES"
+	echo "   $method: $(echo "$t1 - $t0" | bc -l) s"
+}
+
+# curl_blocks: every stored block, 8 transfers at a time, into tmpfs (the same bytes the
+# client fetches, from the same server); then, untimed, each file against its name (the
+# SHA-256 of its bytes).
+curl_blocks() {
+	local dir=$W/curl-blocks
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(cd "$W/www/img" && find blocks -type f) |
+		awk -v url="$URL" -v dir="$dir" '{f = $0; gsub("/", "_", f); printf "url = \"%s%s\"\noutput = \"%s/%s\"\n", url, $0, dir, f}' \
+			>"$W/curl-blocks.config"
+	curl -fsS --parallel --parallel-max 8 -K "$W/curl-blocks.config"
+}
+check_curl_blocks() {
+	local f name bad=0 count=0
+	for f in "$W/curl-blocks"/*; do
+		name=${f##*_}
+		[ "$(sha256 "$f")" = "$name" ] || bad=$((bad + 1))
+		count=$((count + 1))
+	done
+	[ "$bad" -eq 0 ] && [ "$count" -eq "$(find "$W/www/img/blocks" -type f | wc -l)" ] ||
+		fail "curl_blocks: $bad of $count downloads are not their block"
+	rm -rf "$W/curl-blocks"
+}
+
+# with_rtt COMMAND...: COMMAND with a 20 ms round trip on lo (10 ms each way).
+# (run_method removes the delay before every method, should one fail with it in place.)
+with_rtt() {
+	tc qdisc add dev lo root netem delay 10ms
+	"$@"
+	tc qdisc del dev lo root
+}
+
+method_fetch() {
+	timed_limit curl_blocks curl_blocks
+	check_curl_blocks
+	timed_limit decode "$HTTPCLOOP" verify --stored-hash-only "$W/www/img"
+	KERNEL_METHOD=kernel_rtt20
+	with_rtt kernel_session seq_cold
+	# The boot trace, both times with an empty cache: the first run records the profile
+	# the second prefetches from (attach returns at once; prefetching runs behind reads).
+	rm -f "$W/profile"
+	ATTACH_ARGS=(--record-profile "$W/profile")
+	with_rtt kernel_session trace_cold
+	test -s "$W/profile" || fail "no boot profile was recorded"
+	KERNEL_METHOD=kernel_rtt20_profile
+	ATTACH_ARGS=(--profile "$W/profile")
+	with_rtt kernel_session trace_cold
+	KERNEL_METHOD=kernel
+	ATTACH_ARGS=()
+}
+
 # run_method NAME: one method's passes in a subshell with its own cleanups, so that a
 # method that breaks is recorded and the others still run.
 run_method() {
 	local rc=0
 	log "round $ROUND/$ROUNDS: $1"
+	tc qdisc del dev lo root 2>/dev/null || true
 	set +e
 	(
 		set -e
@@ -178,7 +254,7 @@ run_method() {
 
 for ((ROUND = 1; ; ROUND++)); do
 	rounds_left "$ROUND" "$ROUNDS" "$BUDGET" || break
-	for method in loop kernel fuse nbdkit httpfs2; do
+	for method in ${BENCH_VM_METHODS:-loop kernel fuse nbdkit httpfs2 fetch}; do
 		run_method "$method"
 	done
 done
