@@ -5,7 +5,7 @@
 #   RAW           directory for the results: one fio JSON per pass, $BENCH_ENV-passes.tsv
 #   IMAGE_BYTES   size of the image; TRACE: the boot-like fio iolog; RAND_IOS: 4 KiB reads
 #   ROUND         the round being run (1..N)
-#   drop_page_cache   a function that empties the page cache the next pass would hit
+#   drop_page_cache TARGET   a function that empties the page cache a pass of TARGET would hit
 # and runs nginx with BENCH_LOG_FORMAT (start_nginx reads NGINX_LOG_FORMAT).
 
 # (BENCH_LOG_FORMAT, WORKLOADS: used by the scripts that source this one)
@@ -66,13 +66,13 @@ record() {
 		"$6" "$7" "${8:--}" "${9:--}" "${PASS_NOTE:-}" >>"$RAW/$BENCH_ENV-passes.tsv"
 }
 
-# bench_pass METHOD WORKLOAD TARGET [PID]: empty the page cache, run WORKLOAD on TARGET
+# bench_pass METHOD WORKLOAD TARGET [PID]: empty the page cache of TARGET, run WORKLOAD on TARGET
 # with fio (every read verified), then record the pass with the HTTP requests and bytes
 # nginx served meanwhile and PID's peak RSS so far.
 bench_pass() {
 	local method=$1 workload=$2 target=$3 pid=${4:-} out status=ok before http
 	out=$RAW/$BENCH_ENV-r$ROUND-$method-$workload.json
-	drop_page_cache
+	drop_page_cache "$target"
 	before=$(http_lines)
 	# shellcheck disable=SC2046 # fio_workload's words are options
 	if ! timeout $((PASS_SECONDS + 120)) fio --name="$workload" "${FIO_COMMON[@]}" $(fio_workload "$workload" "$target") \

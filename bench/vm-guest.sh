@@ -8,7 +8,8 @@
 #   httpfs2  httpfs2 (FUSE) of the plaintext over HTTP + losetup -r
 #   fetch    the fetch engine's figures: its two limits (curl downloading every stored block,
 #            8 at a time; httpcloop verify --stored-hash-only decoding them on all cores),
-#            /dev/httpcloop0 cold with a 20 ms round trip on lo (tc netem), and the boot
+#            /dev/httpcloop0 and nbdkit cold right after them, /dev/httpcloop0 cold with a
+#            20 ms round trip on lo (tc netem), and the boot
 #            trace with that round trip and an empty cache, without and with a boot profile
 # Everything (plaintext, blocks, httpcloop's cache) lives in the guest's tmpfs /tmp, so
 # the limit and the cache read the same storage.
@@ -16,7 +17,8 @@
 # Cold and warm: httpcloop starts each cold pass with an empty cache directory; its warm
 # passes run after a full read filled the cache. nbdkit and httpfs2 keep no cache: their
 # "warm" pass is just the second one. The loop device's backing file is in memory: cold
-# and warm are the same for it. Every pass starts with the page cache dropped.
+# and warm are the same for it. Every pass starts with the page cache of what it reads
+# dropped (drop_page_cache).
 #
 # Environment (from bench/run): BENCH_WORK (host dir with www/ and trace.iolog),
 # BENCH_ROUNDS (at most), BENCH_VM_BUDGET, BENCH_VM_METHODS (default all, in this order), BENCH_RAND_IOS, BENCH_PASS_SECONDS,
@@ -36,8 +38,19 @@ URL=http://127.0.0.1:8080/img/
 PLAIN_URL=http://127.0.0.1:8080/image.img
 mkdir -p "$RAW" "$W"
 
-# (Nothing to sync: all that is written lives in tmpfs.)
-drop_page_cache() { echo 3 >/proc/sys/vm/drop_caches; }
+# drop_page_cache TARGET: before a pass, forget the cached pages it could hit: the
+# device's own and, for a loop device, its backing file's (the FUSE file of mount-fuse or
+# httpfs2; the plaintext and httpcloop's cache live in tmpfs, which keeps no other copy).
+# Not the whole page cache: the guest runs its programs from the host over 9p, so that
+# would make every process whose memory is not locked (nbdkit, httpfs2, fio, nginx; not
+# httpcloop's daemon) fault its code back in from the host during the pass.
+drop_page_cache() {
+	local target=${1:-} backing
+	[ -b "$target" ] || return 0
+	blockdev --flushbufs "$target"
+	backing=$(cat "/sys/block/${target#/dev/}/loop/backing_file" 2>/dev/null) || return 0
+	dd if="$backing" iflag=nocache count=0 status=none
+}
 
 log "setup: modules, image into tmpfs, nginx"
 modprobe loop
@@ -140,16 +153,22 @@ method_fuse() {
 	fuse_session trace_cold
 }
 
-method_nbdkit() {
-	local pid w
+# nbdkit_attach: nbdkit's curl plugin on the plaintext, /dev/nbd0 on it; sets NBDKIT_PID.
+# Stopped by the caller's cleanups.
+nbdkit_attach() {
 	rm -f "$W/nbdkit.pid"
 	nbdkit -r -i 127.0.0.1 -p 10809 --pidfile "$W/nbdkit.pid" curl url="$PLAIN_URL"
 	wait_until 10 test -s "$W/nbdkit.pid"
-	pid=$(cat "$W/nbdkit.pid")
-	cleanup stop_process "$pid"
+	NBDKIT_PID=$(cat "$W/nbdkit.pid")
+	cleanup stop_process "$NBDKIT_PID"
 	nbd-client 127.0.0.1 10809 /dev/nbd0 -b 4096 >/dev/null
 	cleanup nbd-client -d /dev/nbd0
-	for w in "${WORKLOADS[@]}"; do bench_pass nbdkit "$w" /dev/nbd0 "$pid"; done
+}
+
+method_nbdkit() {
+	local w
+	nbdkit_attach
+	for w in "${WORKLOADS[@]}"; do bench_pass nbdkit "$w" /dev/nbd0 "$NBDKIT_PID"; done
 }
 
 method_httpfs2() {
@@ -170,7 +189,6 @@ method_httpfs2() {
 timed_limit() {
 	local method=$1 t0 t1 status=ok before http
 	shift
-	drop_page_cache
 	before=$(http_lines)
 	t0=$(date +%s.%N)
 	"$@" || status=failed
@@ -179,6 +197,39 @@ timed_limit() {
 	http=$(tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}')
 	record "$method" seq_cold "$status" - "${http%%$'\t'*}" "${http##*$'\t'}" 0 "$(echo "$t1 - $t0" | bc -l)" "$IMAGE_BYTES"
 	echo "   $method: $(echo "$t1 - $t0" | bc -l) s"
+}
+
+# read_compare_pass METHOD TARGET [PID]: the whole of TARGET in 1 MiB O_DIRECT reads (dd),
+# timed by the wall clock like the limits, and recorded as METHOD's seq_cold; then, untimed,
+# read again and compared with the plaintext byte for byte. (A checking reader inside the
+# timed read would time the checker: under TCG, fio's CRC32C per 4 KiB or cmp cost more
+# CPU than the reads. httpcloop's second read comes from the cache file the first read was
+# served from, so it checks the same bytes.)
+read_compare_pass() {
+	local method=$1 target=$2 pid=${3:-} t0 t1 status=ok before http
+	drop_page_cache "$target"
+	before=$(http_lines)
+	t0=$(date +%s.%N)
+	dd if="$target" of=/dev/null bs=1M iflag=direct status=none || status=failed
+	t1=$(date +%s.%N)
+	wait_http_quiet
+	http=$(tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}')
+	dd if="$target" bs=1M iflag=direct status=none | cmp - "$W/www/image.img" || status=failed
+	[ "$status" = ok ] || echo "FAILED: $method: $target does not read back as the image" >&2
+	record "$method" seq_cold "$status" - "${http%%$'\t'*}" "${http##*$'\t'}" "$(peak_rss_kib "$pid")" \
+		"$(echo "$t1 - $t0" | bc -l)" "$IMAGE_BYTES"
+	echo "   $method seq_cold: $(echo "$t1 - $t0" | bc -l) s"
+}
+
+# fetch_kernel_cold METHOD: read_compare_pass of a fresh /dev/httpcloop0 with an empty
+# cache (detached by the caller's cleanups).
+fetch_kernel_cold() {
+	local method=$1 dev pid
+	rm -rf "$W/cache"
+	dev=$("$HTTPCLOOP" attach "$URL" --cache "$W/cache")
+	cleanup "$HTTPCLOOP" detach "$dev"
+	pid=$("$HTTPCLOOP" status --json "$dev" | jq -r '.[0].daemon.pid')
+	read_compare_pass "$method" "$dev" "$pid"
 }
 
 # curl_blocks: every stored block, 8 transfers at a time, into tmpfs (the same bytes the
@@ -191,7 +242,7 @@ curl_blocks() {
 	(cd "$W/www/img" && find blocks -type f) |
 		awk -v url="$URL" -v dir="$dir" '{f = $0; gsub("/", "_", f); printf "url = \"%s%s\"\noutput = \"%s/%s\"\n", url, $0, dir, f}' \
 			>"$W/curl-blocks.config"
-	curl -fsS --parallel --parallel-max 8 -K "$W/curl-blocks.config"
+	curl -fsS --no-progress-meter --parallel --parallel-max 8 -K "$W/curl-blocks.config"
 }
 check_curl_blocks() {
 	local f name bad=0 count=0
@@ -213,14 +264,32 @@ with_rtt() {
 	tc qdisc del dev lo root
 }
 
+# The fetch engine's figures, one right after the other so that a machine whose speed
+# drifts (TCG on a shared host) moves them together: the two limits, a cold sequential
+# read through /dev/httpcloop0 and through nbdkit, the same read with a 20 ms round trip,
+# and the boot trace with that round trip, without and then with a boot profile.
 method_fetch() {
+	"$HTTPCLOOP" --version >/dev/null # its code comes over 9p: load it before it is timed
+	curl --version >/dev/null
 	timed_limit curl_blocks curl_blocks
 	check_curl_blocks
 	timed_limit decode "$HTTPCLOOP" verify --stored-hash-only "$W/www/img"
+	(
+		_CLEANUPS=()
+		fetch_kernel_cold fetch_kernel
+	)
+	(
+		_CLEANUPS=()
+		nbdkit_attach
+		read_compare_pass fetch_nbdkit /dev/nbd0 "$NBDKIT_PID"
+	)
+	(
+		_CLEANUPS=()
+		with_rtt fetch_kernel_cold kernel_rtt20
+	)
 	KERNEL_METHOD=kernel_rtt20
-	with_rtt kernel_session seq_cold
-	# The boot trace, both times with an empty cache: the first run records the profile
-	# the second prefetches from (attach returns at once; prefetching runs behind reads).
+	# Both with an empty cache: the first run records the profile the second prefetches
+	# from (attach returns at once; prefetching runs behind the reads).
 	rm -f "$W/profile"
 	ATTACH_ARGS=(--record-profile "$W/profile")
 	with_rtt kernel_session trace_cold
