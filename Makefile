@@ -82,7 +82,7 @@ clean:
 	-$(MAKE) -C kernel KDIR=$(KDIR) clean
 	rm -rf build
 
-# The benchmark suite (bench/run; bounded, about 10-15 minutes): writes
+# The benchmark suite (bench/run; bounded, about 15-20 minutes): writes
 # bench/results/latest.md, latest.png and latest.json. Not part of `make test`.
 bench:
 	scripts/install-deps
