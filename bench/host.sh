@@ -90,7 +90,7 @@ method_curl() {
 	fi
 	wait_http_quiet
 	local http
-	http=$(tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}')
+	http=$(http_since "$before")
 	record curl seq_cold "$status" - "${http%%$'\t'*}" "${http##*$'\t'}" 0 "${timing% *}" "${timing#* }"
 	echo "   curl seq_cold: ${timing% *} s for ${timing#* } bytes"
 }

@@ -41,6 +41,8 @@ fio_workload() {
 stop_process() { kill "$1" 2>/dev/null || true; }
 
 http_lines() { wc -l <"$NGINX_ACCESS_LOG" | tr -d ' '; }
+# http_since LINES: "REQUESTS<tab>BODY_BYTES" that nginx logged after its first LINES lines.
+http_since() { tail -n +"$(($1 + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}'; }
 
 # nginx writes a line when a reply is done, and a reader's readahead may still be running
 # when the pass ends: wait until the log has been still for a quarter of a second (10 s at
@@ -82,7 +84,7 @@ bench_pass() {
 		cp "$out.err" "$out.failed" 2>/dev/null || true
 	fi
 	[ "$method" = loop ] || [ "$method" = local ] || wait_http_quiet # the limits make no requests
-	http=$(tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}')
+	http=$(http_since "$before")
 	record "$method" "$workload" "$status" "${out##*/}" "${http%%$'\t'*}" "${http##*$'\t'}" "$(peak_rss_kib "$pid")"
 	if [ "$status" = ok ]; then
 		jq -r --arg m "$method" --arg w "$workload" --arg h "$http" '.jobs[0].read |

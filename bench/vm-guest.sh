@@ -194,7 +194,7 @@ timed_limit() {
 	"$@" || status=failed
 	t1=$(date +%s.%N)
 	[ "$status" = ok ] || echo "FAILED: $method: $*" >&2
-	http=$(tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}')
+	http=$(http_since "$before")
 	record "$method" seq_cold "$status" - "${http%%$'\t'*}" "${http##*$'\t'}" 0 "$(echo "$t1 - $t0" | bc -l)" "$IMAGE_BYTES"
 	echo "   $method: $(echo "$t1 - $t0" | bc -l) s"
 }
@@ -213,7 +213,7 @@ read_compare_pass() {
 	dd if="$target" of=/dev/null bs=1M iflag=direct status=none || status=failed
 	t1=$(date +%s.%N)
 	wait_http_quiet
-	http=$(tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | awk '{n++; b += $2} END {printf "%d\t%d", n, b}')
+	http=$(http_since "$before")
 	dd if="$target" bs=1M iflag=direct status=none | cmp - "$W/www/image.img" || status=failed
 	[ "$status" = ok ] || echo "FAILED: $method: $target does not read back as the image" >&2
 	record "$method" seq_cold "$status" - "${http%%$'\t'*}" "${http##*$'\t'}" "$(peak_rss_kib "$pid")" \

@@ -49,9 +49,7 @@ bool apply_serve_option(int value, const char* argument, ServeOptions& options)
 	case kTimeout: options.fetch.transfer_timeout_s = parse_integer(argument, 1, 3600, "--timeout"); return true;
 	case kMirror: options.mirrors.emplace_back(argument); return true;
 	case kCacert:
-		// Blocks and the manifest both come over https://: the block fetcher and the
-		// manifest download each need the CA file.
-		options.fetch.ca_file = argument;
+		// One setting for the manifest download and (through service_options) the blocks.
 		options.trust.ca_file = argument;
 		return true;
 	case kDeadline:

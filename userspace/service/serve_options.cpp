@@ -23,6 +23,7 @@ ServiceOptions ServeOptions::service_options(const Sha256& image_id) const
 	service.max_attempts = max_attempts;
 	service.block_deadline = block_deadline;
 	service.fetch = fetch;
+	service.fetch.ca_file = trust.ca_file; // --cacert holds for the blocks as for the manifest
 	if (!readahead)
 		service.readahead_max_bytes = 0;
 	service.record_profile = record_profile;

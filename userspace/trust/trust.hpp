@@ -30,8 +30,8 @@ struct TrustOptions {
 	std::string pubkey_name; // for messages: the key file's path
 	std::optional<Sha256> pinned_sha256;
 	// --cacert: the CAs trusted for https:// downloads of the manifest and its signature
-	// (a transport setting, not a check on the bytes: any() ignores it). The block fetcher
-	// has its own copy in FetchOptions.
+	// (a transport setting, not a check on the bytes: any() ignores it). For attach,
+	// mount-fuse and prefetch, ServeOptions::service_options passes it on to the fetcher.
 	std::string ca_file;
 
 	bool any() const { return pubkey || pinned_sha256; }
