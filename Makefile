@@ -15,7 +15,7 @@ BUILD_TYPE ?= RelWithDebInfo
 USERSPACE_BUILD := build/userspace
 JOBS ?= $(shell nproc)
 
-.PHONY: all module userspace deps test unit-test vm-test demo bench clean
+.PHONY: all module userspace deps test unit-test vm-test demo bench clean install install-files install-initramfs
 
 all: module userspace
 
@@ -52,17 +52,27 @@ KO ?= kernel/httpcloop.ko
 install: all
 	$(MAKE) --no-print-directory install-files
 
-install-files:
+install-files: install-initramfs
 	@test -n "$(KVER)" || { echo "cannot tell the kernel release of KDIR=$(KDIR); set KVER" >&2; exit 1; }
 	install -D -m 0644 $(KO) $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
 	install -D -m 0755 $(USERSPACE_BUILD)/httpcloop $(DESTDIR)$(PREFIX)/bin/httpcloop
+
+# root=httpcloop: for Debian's initramfs-tools: the hook and the boot scripts (README,
+# "Booting a whole system from HTTP"); `update-initramfs -u` afterwards puts them in.
+INITRAMFS_TOOLS ?= /usr/share/initramfs-tools
+install-initramfs:
+	install -D -m 0755 initramfs-tools/hooks/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/hooks/httpcloop
+	install -D -m 0755 initramfs-tools/scripts/init-top/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/init-top/httpcloop
+	install -D -m 0644 initramfs-tools/scripts/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/httpcloop
 
 uninstall:
 	@test -n "$(KVER)" || { echo "cannot tell the kernel release of KDIR=$(KDIR); set KVER" >&2; exit 1; }
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
 	if [ -z "$(DESTDIR)" ] && [ -d /lib/modules/$(KVER) ]; then depmod -a $(KVER); fi
 	rm -f $(DESTDIR)$(PREFIX)/bin/httpcloop
+	rm -f $(DESTDIR)$(INITRAMFS_TOOLS)/hooks/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/init-top/httpcloop \
+		$(DESTDIR)$(INITRAMFS_TOOLS)/scripts/httpcloop
 
 # DKMS rebuilds the module for each kernel installed later (dkms.conf).
 dkms-install:

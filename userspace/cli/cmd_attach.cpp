@@ -15,6 +15,11 @@ const std::string_view attach_help =
 	"Needs the httpcloop kernel module and root.\n"
 	"\n"
 	"Options:\n" HTTPCLOOP_SERVE_OPTIONS_HELP
+	"  --root             the image holds the root file system and this runs in the\n"
+	"                     initramfs: the daemon marks itself for systemd ('@' in\n"
+	"                     argv[0]) so that it survives switch_root and shutdown, logs\n"
+	"                     to the kernel log, and needs no file of the initramfs later\n"
+	"                     (CAs read at start, host names resolved once)\n"
 	"  --no-mlock         do not lock the daemon in memory\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -22,18 +27,23 @@ const std::string_view attach_help =
 
 int run_attach(int argc, char** argv)
 {
-	enum { kNoMlock = 1100 };
+	enum { kNoMlock = 1100, kRoot };
 	static const std::vector<option> long_options = serve_long_options({
 		{"no-mlock", no_argument, nullptr, kNoMlock},
+		{"root", no_argument, nullptr, kRoot},
 		{"help", no_argument, nullptr, 'h'},
 	});
 	AttachOptions options;
 	std::optional<int> first_operand =
 		parse_options(argc, argv, "h", long_options.data(), attach_help, [&](int value, const char* argument) {
-			if (value == kNoMlock)
+			if (value == kNoMlock) {
 				options.lock_memory = false;
-			else
+			} else if (value == kRoot) {
+				options.root_daemon = true;
+				options.serve.fetch.resolve_once = true;
+			} else {
 				apply_serve_option(value, argument, options.serve);
+			}
 		});
 	if (!first_operand)
 		return kExitOk;

@@ -3,6 +3,7 @@
 
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
+#include "util/process_mark.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -48,6 +49,7 @@ int run_help(int argc, char** argv)
 
 int main(int argc, char** argv)
 {
+	httpcloop::remember_argv0(argc > 0 ? argv[0] : nullptr);
 	if (argc < 2) {
 		print_general_help(stderr);
 		return kExitUsage;

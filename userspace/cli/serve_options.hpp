@@ -24,7 +24,8 @@ namespace httpcloop::cli {
 	"  --cacert FILE      trust these CA certificates for https:// (default: the system's)\n" \
 	"  --no-readahead     fetch only what is read (default: read ahead of sequential reads)\n" \
 	"  --prefetch all     fetch the whole image in the background, for offline use\n" \
-	"  --profile FILE     fetch first, in the background, the blocks a recorded boot read\n" \
+	"  --profile FILE|URL fetch first, in the background, the blocks a recorded boot read\n" \
+	"                     (a profile by URL is only a hint: unusable, it is ignored)\n" \
 	"  --record-profile FILE  record the order of first reads (for --profile next time)\n" \
 	"  --verify-cache     re-check every cached block's hash first, and fetch bad ones\n" \
 	"                     again (for a cache on untrusted storage, such as a USB stick)\n" \

@@ -11,7 +11,9 @@
 #include "service/status_text.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/kmsg_sink.hpp"
 #include "util/log.hpp"
+#include "util/process_mark.hpp"
 #include "util/syslog_sink.hpp"
 
 #include <fcntl.h>
@@ -55,6 +57,27 @@ void protect_from_memory_pressure()
 		std::fputs("-1000", f);
 		std::fclose(f);
 	}
+}
+
+// A root storage daemon (systemd.io/ROOT_STORAGE_DAEMONS) runs from the initramfs to
+// power-off: systemd must spare it, and nothing of the initramfs may be needed by path
+// after switch_root deletes it. Its cache and profile are held open already, its CAs are
+// in memory and its host names stay resolved (FetchOptions::resolve_once).
+void become_root_storage_daemon()
+{
+	if (!mark_as_root_storage_daemon())
+		log_warning("cannot mark the daemon with '@' for systemd; it may be killed at shutdown");
+	if (::chdir("/") != 0)
+		log_warning(std::string("cannot change to /: ") + strerror(errno));
+}
+
+// Where the daemon's log goes once it has left the terminal.
+void route_daemon_log(bool root_daemon)
+{
+	// The initramfs has no syslog; the kernel log is there from start to power-off.
+	if (root_daemon && route_log_to_kernel_log())
+		return;
+	route_log_to_syslog();
 }
 
 UniqueFd block_signals()
@@ -217,6 +240,8 @@ int run_attach(const AttachOptions& options)
 	if (options.serve.foreground) {
 		if (options.lock_memory)
 			protect_from_memory_pressure();
+		if (options.root_daemon)
+			become_root_storage_daemon();
 		Daemon daemon(options, std::move(image), std::move(cache));
 		bool failed = false;
 		daemon.run([&](bool ok, const std::string& text) {
@@ -262,6 +287,8 @@ int run_attach(const AttachOptions& options)
 	try {
 		if (options.lock_memory)
 			protect_from_memory_pressure();
+		if (options.root_daemon)
+			become_root_storage_daemon();
 		Daemon daemon(options, std::move(image), std::move(cache));
 		status = daemon.run([&](bool ok, const std::string& text) {
 			std::string line = text + "\n";
@@ -269,8 +296,9 @@ int run_attach(const AttachOptions& options)
 			report_write.reset();
 			if (!ok)
 				return;
-			// Detach from the terminal: from now on the daemon speaks through syslog.
-			route_log_to_syslog();
+			// Detach from the terminal: from now on the daemon speaks through syslog
+			// (the kernel log for a root daemon).
+			route_daemon_log(options.root_daemon);
 			UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
 			for (int fd = 0; fd <= 2; fd++)
 				dup2(null_fd.get(), fd);

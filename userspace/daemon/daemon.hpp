@@ -17,6 +17,10 @@ namespace httpcloop {
 struct AttachOptions {
 	ServeOptions serve;
 	bool lock_memory = true; // mlockall and friends; off only for tests without privileges
+	// --root: this daemon serves the root file system, started from the initramfs. It
+	// marks itself for systemd ('@' in argv[0]), leaves every path of the initramfs
+	// (cwd "/", logs to the kernel log), and keeps what it will need later in memory.
+	bool root_daemon = false;
 };
 
 // Runs the daemon. In the background (the default) the calling process returns as soon

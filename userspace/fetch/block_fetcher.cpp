@@ -1,5 +1,7 @@
 #include "fetch/block_fetcher.hpp"
 
+#include "util/small_file.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -87,6 +89,9 @@ size_t read_header(char* data, size_t size, size_t count, void* user)
 	return size * count;
 }
 
+// A CA bundle is a few hundred KiB (Debian's is ~220 KiB).
+constexpr size_t kMaxCaBundleBytes = 16 * 1024 * 1024;
+
 } // namespace
 
 BlockFetcher::BlockFetcher(const FetchOptions& options) : options_(options)
@@ -99,6 +104,10 @@ BlockFetcher::BlockFetcher(const FetchOptions& options) : options_(options)
 	// Connections per host: enough for the transfers we run, and kept for reuse.
 	curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_parallel));
 	curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_parallel * 2));
+	// Read the CAs now: OpenSSL would read the file again for each new connection, and a
+	// daemon serving the root file system can no longer reach it once the initramfs is gone.
+	if (!options_.ca_file.empty())
+		ca_bundle_ = read_small_file(options_.ca_file, kMaxCaBundleBytes, "CA file");
 }
 
 BlockFetcher::~BlockFetcher()
@@ -150,8 +159,12 @@ void BlockFetcher::start(FetchRequest request)
 	// few per block, and libcurl 7.88 refuses CURLOPT_BUFFERSIZE on a handle reused after
 	// an HTTP/2 transfer, which tests/host/t-https.sh would catch.)
 	set_curl_option(h, CURLOPT_USERAGENT, "httpcloop/0.1");
-	if (!options_.ca_file.empty())
-		set_curl_option(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+	if (!ca_bundle_.empty()) {
+		curl_blob blob{ca_bundle_.data(), ca_bundle_.size(), CURL_BLOB_NOCOPY};
+		set_curl_option(h, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (options_.resolve_once)
+		set_curl_option(h, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
 	if (transfer->request.range) {
 		const ByteRange& range = *transfer->request.range;
 		std::string spec = std::to_string(range.offset) + "-" + std::to_string(range.offset + range.length - 1);

@@ -31,6 +31,11 @@ struct FetchOptions {
 	long low_speed_bytes = 1024;
 	long low_speed_time_s = 15;
 	std::string ca_file; // --cacert: trust these CAs instead of the system's
+	// A root file system's daemon outlives the initramfs it was started from: after
+	// switch_root neither the CA file nor /etc/resolv.conf is reachable by path any more.
+	// Then the CA file is read once, at start, and every host name stays resolved as it
+	// was first resolved (libcurl's DNS cache never expires).
+	bool resolve_once = false;
 };
 
 struct ByteRange {
@@ -98,6 +103,7 @@ private:
 	CurlEasy take_handle();
 
 	FetchOptions options_;
+	std::string ca_bundle_; // the CA file's bytes, read once (see FetchOptions::resolve_once)
 	CurlMulti multi_;
 	std::vector<CurlEasy> idle_handles_; // reused: they keep connection state warm
 	std::vector<std::unique_ptr<Transfer>> active_;

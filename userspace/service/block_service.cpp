@@ -40,8 +40,11 @@ BlockService::BlockService(const ServiceOptions& options, const Manifest& manife
 	if (mirrors_.size() == 0)
 		throw Error("no URL to fetch the image from");
 	readahead_max_ = options.readahead_max_bytes / manifest.block_size;
-	if (!options.record_profile.empty())
+	if (!options.record_profile.empty()) {
 		profiled_.assign(manifest.block_count(), false);
+		// Opened now: a root file system's daemon cannot reach it by path later.
+		profile_file_ = AnchoredFile(options.record_profile);
+	}
 }
 
 bool BlockService::enqueue(uint64_t block, Priority priority)
@@ -393,8 +396,7 @@ void BlockService::save_profile()
 		return;
 	const std::string text = format_profile(options_.image_id_hex, profile_);
 	try {
-		write_file_atomically(options_.record_profile,
-				      std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+		profile_file_.write_atomically(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 		profile_dirty_ = false;
 	} catch (const Error& e) {
 		log_error(std::string("cannot write the boot profile: ") + e.what());

@@ -25,6 +25,7 @@
 #include "format/manifest.hpp"
 #include "service/decode_pool.hpp"
 #include "service/mirror_set.hpp"
+#include "util/atomic_file.hpp"
 
 #include <array>
 #include <chrono>
@@ -160,6 +161,7 @@ private:
 
 	std::vector<uint64_t> profile_;        // first reads, in order
 	std::vector<bool> profiled_;
+	AnchoredFile profile_file_; // where record_profile goes, its directory opened at start
 	bool profile_dirty_ = false;
 
 	Clock::time_point last_commit_ = Clock::now();

@@ -1,6 +1,8 @@
 #include "service/serve_options.hpp"
 
+#include "fetch/http_get.hpp"
 #include "service/boot_profile.hpp"
+#include "util/error.hpp"
 #include "util/log.hpp"
 #include "verify/verify.hpp"
 
@@ -42,10 +44,37 @@ void verify_cache_if_asked(CacheStore& cache, const Manifest& manifest, const Se
 		 std::to_string(report.bad_blocks) + " bad (forgotten)");
 }
 
+namespace {
+
+constexpr size_t kMaxProfileDownloadBytes = 64 * 1024 * 1024;
+
+bool is_url(const std::string& text)
+{
+	return text.starts_with("http://") || text.starts_with("https://");
+}
+
+// A profile given by URL is a hint from the network: it only orders prefetches (every
+// block is verified as always, out-of-range numbers are dropped), so a profile that cannot
+// be fetched or read is a warning, not a reason to refuse the image.
+std::vector<uint64_t> fetch_profile(const std::string& url, const std::string& image_id_hex, const std::string& ca_file)
+{
+	try {
+		std::vector<uint8_t> bytes = http_get(url, kMaxProfileDownloadBytes, ca_file);
+		return parse_profile(std::string(bytes.begin(), bytes.end()), image_id_hex);
+	} catch (const Error& e) {
+		log_warning("boot profile " + url + " not used: " + e.what());
+		return {};
+	}
+}
+
+} // namespace
+
 void start_background_work(BlockService& service, const ServeOptions& options, const Sha256& image_id)
 {
 	if (!options.profile.empty()) {
-		std::vector<uint64_t> blocks = load_profile(options.profile, to_hex(image_id));
+		const std::string& source = options.profile.native();
+		std::vector<uint64_t> blocks = is_url(source) ? fetch_profile(source, to_hex(image_id), options.trust.ca_file)
+							      : load_profile(options.profile, to_hex(image_id));
 		log_info("prefetching " + std::to_string(blocks.size()) + " blocks in the order of " +
 			 options.profile.native());
 		service.prefetch(blocks);

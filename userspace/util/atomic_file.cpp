@@ -1,7 +1,6 @@
 #include "util/atomic_file.hpp"
 
 #include "util/error.hpp"
-#include "util/fd.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -10,29 +9,65 @@
 
 namespace httpcloop {
 
-void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes, unsigned mode)
+namespace {
+
+std::filesystem::path directory_of(const std::filesystem::path& path)
 {
-	const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
-	const std::filesystem::path temp = directory / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
+	return path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+}
+
+// Writes `name` in the directory `directory_fd` through a temporary file, renamed over it.
+void replace_in_directory(int directory_fd, const std::string& name, const std::filesystem::path& shown,
+			  std::span<const uint8_t> bytes, unsigned mode)
+{
+	const std::string temp = "." + name + ".tmp." + std::to_string(::getpid());
+	const std::string temp_shown = (directory_of(shown) / temp).string();
 	{
-		UniqueFd fd = open_or_throw(temp.string(), O_WRONLY | O_CREAT | O_TRUNC, mode);
+		UniqueFd fd(::openat(directory_fd, temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+				     mode));
+		if (!fd)
+			throw_errno("cannot create " + temp_shown);
 		try {
-			pwrite_all(fd.get(), bytes, 0, temp.string());
+			pwrite_all(fd.get(), bytes, 0, temp_shown);
 			if (::fsync(fd.get()) != 0)
-				throw_errno("cannot sync " + temp.string());
+				throw_errno("cannot sync " + temp_shown);
 		} catch (...) {
-			::unlink(temp.c_str());
+			::unlinkat(directory_fd, temp.c_str(), 0);
 			throw;
 		}
 	}
-	if (::rename(temp.c_str(), path.c_str()) != 0) {
+	if (::renameat(directory_fd, temp.c_str(), directory_fd, name.c_str()) != 0) {
 		int saved_errno = errno;
-		::unlink(temp.c_str());
-		throw_errno("cannot rename " + temp.string() + " to " + path.string(), saved_errno);
+		::unlinkat(directory_fd, temp.c_str(), 0);
+		throw_errno("cannot rename " + temp_shown + " to " + shown.string(), saved_errno);
 	}
-	UniqueFd directory_fd = open_or_throw(directory.string(), O_RDONLY | O_DIRECTORY);
-	if (::fsync(directory_fd.get()) != 0)
-		throw_errno("cannot sync directory " + directory.string());
+	if (::fsync(directory_fd) != 0)
+		throw_errno("cannot sync directory " + directory_of(shown).string());
+}
+
+} // namespace
+
+void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes, unsigned mode)
+{
+	AnchoredFile(path).write_atomically(bytes, mode);
+}
+
+AnchoredFile::AnchoredFile(const std::filesystem::path& path)
+	: path_(path), name_(path.filename().string())
+{
+	if (name_.empty() || name_ == "." || name_ == "..")
+		throw IoError("'" + path.string() + "' does not name a file");
+	const std::filesystem::path directory = directory_of(path);
+	directory_ = UniqueFd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!directory_)
+		throw_errno("cannot open directory " + directory.string());
+}
+
+void AnchoredFile::write_atomically(std::span<const uint8_t> bytes, unsigned mode) const
+{
+	if (!directory_)
+		throw Error("no file to write");
+	replace_in_directory(directory_.get(), name_, path_, bytes, mode);
 }
 
 } // namespace httpcloop

@@ -1,13 +1,38 @@
 #pragma once
 
+#include "util/fd.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
 
 namespace httpcloop {
 
 // Replaces `path` with `bytes` so that readers and crashes see either the old file or the
 // complete new one: write a temporary file beside it, fsync, rename, fsync the directory.
 void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes, unsigned mode = 0644);
+
+// A file to be rewritten atomically again and again, inside a directory opened once.
+// Writing keeps working when the directory's path no longer leads to it: a daemon serving
+// the root file system outlives the initramfs whose paths it was started with (after
+// switch_root its "/" is the emptied initramfs), yet its files on /run or a cache disk
+// are still there, under the directory it holds open. The file is never followed as a
+// symbolic link.
+class AnchoredFile {
+public:
+	AnchoredFile() = default;
+	// Opens the directory `path` will be in; throws IoError if it cannot.
+	explicit AnchoredFile(const std::filesystem::path& path);
+
+	void write_atomically(std::span<const uint8_t> bytes, unsigned mode = 0644) const;
+	const std::filesystem::path& path() const { return path_; }
+	bool empty() const { return !directory_; }
+
+private:
+	std::filesystem::path path_;
+	std::string name_;
+	UniqueFd directory_;
+};
 
 } // namespace httpcloop

@@ -1,0 +1,174 @@
+# Helpers for the root-boot tests tests/boot/t-*.sh, which run on the host: each boots a
+# whole Debian 12 system in QEMU whose root file system comes over HTTP from nginx on the
+# host's 127.0.0.1, reached from the guest only through a restricted user network
+# (../shared/VM-NOTES.md: restrict=on, one guestfwd to that server, nothing else).
+# Source it first; it sources tests/vm/lib.sh for log/fail/check/cleanup/start_nginx.
+# shellcheck shell=bash
+# shellcheck source-path=SCRIPTDIR source=../vm/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
+
+ROOT=$HTTPCLOOP_SRC
+HTTPCLOOP=$ROOT/build/userspace/httpcloop
+# What the tests share: the root image, its initramfs, keys. Rebuilt when an input changes.
+BOOT_BUILD=${HTTPCLOOP_BOOT_BUILD:-$ROOT/build/root-boot}
+# Each test's console logs and notes (run-all sets it).
+RESULTS=${HTTPCLOOP_BOOT_RESULTS:-$(mktemp -d "${TMPDIR:-/var/tmp}/httpcloop-boot.XXXXXX")}
+mkdir -p "$RESULTS"
+# The address the guest knows the server by; it exists only inside QEMU's network.
+SERVER_IP=10.0.2.100
+IMAGE_URL=http://$SERVER_IP/root/
+# The marker unit's file of random bytes, and where the guest prints its findings.
+TEST_FILE=/srv/httpcloop-test/random.bin
+BAD_KERNEL_LOG='WARNING:|BUG:|Oops|general protection|blocked for more than|Kernel panic|I/O error|Call Trace'
+
+# Debian 12's newest kernel: the one the module was built for (scripts/run-tests).
+VMLINUZ=$(find /boot -maxdepth 1 -name 'vmlinuz-6.1.*-amd64' | sort -V | tail -n1)
+KVER=${VMLINUZ#/boot/vmlinuz-}
+
+# The script the marker unit runs in the booted system: what the tests look for on the
+# console, every line prefixed HCMARK, then a clean power-off.
+write_marker() {
+	cat <<-'EOF'
+	#!/bin/sh
+	# httpcloop root-boot test marker: report how / is mounted, read a file, power off.
+	exec >/dev/console 2>&1
+	m() { echo "HCMARK $*"; }
+	m "multi-user: $(systemctl is-active multi-user.target)"
+	m "root: $(findmnt -n -o SOURCE,FSTYPE /)"
+	m "image: $(findmnt -n -r -o SOURCE,FSTYPE,OPTIONS /run/initramfs/httpcloop/image 2>/dev/null || findmnt -n -r -o SOURCE,FSTYPE,OPTIONS /)"
+	m "sha256: $(sha256sum /srv/httpcloop-test/random.bin | cut -d' ' -f1)"
+	pid=$(cat /sys/block/httpcloop0/httpcloop/daemon_pid 2>/dev/null)
+	m "daemon: pid=$pid argv0=$(tr '\0' '\n' </proc/$pid/cmdline 2>/dev/null | head -n1) comm=$(cat /proc/$pid/comm 2>/dev/null)"
+	m "failed units: $(systemctl list-units --state=failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')"
+	/usr/local/bin/httpcloop status /dev/httpcloop0 | sed 's/^/HCMARK status: /'
+	m "writable: $(touch /var/tmp/hc-written && echo yes)"
+	m "done"
+	systemctl --no-block poweroff
+	EOF
+}
+
+write_marker_unit() {
+	cat <<-'EOF'
+	[Unit]
+	Description=httpcloop root-boot test marker
+	After=multi-user.target
+
+	[Service]
+	Type=oneshot
+	ExecStart=/usr/local/sbin/httpcloop-marker
+
+	[Install]
+	WantedBy=multi-user.target
+	EOF
+}
+
+# The inputs of the shared build, hashed: anything that changes the image or initramfs.
+_build_key() {
+	{
+		echo "$1"
+		sha256sum "$HTTPCLOOP" "$ROOT/kernel/httpcloop.ko" "$ROOT"/initramfs-tools/hooks/* \
+			"$ROOT"/initramfs-tools/scripts/httpcloop "$ROOT"/initramfs-tools/scripts/init-top/* \
+			"$ROOT/scripts/mkroot" "${BASH_SOURCE[0]}" "$VMLINUZ"
+	} | sha256sum | cut -c1-16
+}
+
+# prepare_root: makes (or reuses) $BOOT_BUILD: tree/ (a copy of the cached Debian tree
+# with httpcloop and the marker), out/ (scripts/mkroot's output, signed with key.pem),
+# other.pem (a key that did not sign it). Sets IMAGE_SHA, PUBKEY_B64, OTHER_B64.
+prepare_root() {
+	local tree key
+	check test -x "$HTTPCLOOP"
+	check test -f "$ROOT/kernel/httpcloop.ko"
+	tree=$("$ROOT/tests/boot/root-tree")
+	key=$(_build_key "$tree")
+	if [ "$(cat "$BOOT_BUILD/.key" 2>/dev/null)" != "$key" ]; then
+		log "building the root image and its initramfs in $BOOT_BUILD"
+		rm -rf "$BOOT_BUILD"
+		mkdir -p "$BOOT_BUILD"
+		cp -a "$tree" "$BOOT_BUILD/tree"
+		rm -f "$BOOT_BUILD/tree/.httpcloop-complete"
+		install -D -m 0755 /dev/stdin "$BOOT_BUILD/tree/usr/local/sbin/httpcloop-marker" < <(write_marker)
+		write_marker_unit >"$BOOT_BUILD/tree/etc/systemd/system/httpcloop-marker.service"
+		ln -s ../httpcloop-marker.service "$BOOT_BUILD/tree/etc/systemd/system/multi-user.target.wants/httpcloop-marker.service"
+		mkdir -p "$BOOT_BUILD/tree$(dirname "$TEST_FILE")"
+		head -c $((3 * 1024 * 1024)) /dev/urandom >"$BOOT_BUILD/tree$TEST_FILE"
+		"$HTTPCLOOP" keygen "$BOOT_BUILD/key.pem" >/dev/null
+		"$HTTPCLOOP" keygen "$BOOT_BUILD/other.pem" >/dev/null
+		"$ROOT/scripts/mkroot" --install --kernel "$VMLINUZ" --sign "$BOOT_BUILD/key.pem" --url "$IMAGE_URL" \
+			"$BOOT_BUILD/tree" "$BOOT_BUILD/out" >"$BOOT_BUILD/mkroot.out" ||
+			fail "scripts/mkroot failed"
+		echo "$key" >"$BOOT_BUILD/.key"
+	fi
+	IMAGE_SHA=$(sha256sum "$BOOT_BUILD/out/www/root/manifest" | cut -d' ' -f1)
+	PUBKEY_B64=$(grep -v -- '-----' "$BOOT_BUILD/key.pem.pub" | tr -d '\n')
+	OTHER_B64=$(grep -v -- '-----' "$BOOT_BUILD/other.pem.pub" | tr -d '\n')
+	TEST_FILE_SHA=$(sha256sum "$BOOT_BUILD/tree$TEST_FILE" | cut -d' ' -f1)
+}
+
+# serve_www [DIR]: nginx on the host's 127.0.0.1 (a free port, SERVER_PORT) for DIR
+# (default $BOOT_BUILD/out/www); the guest's 10.0.2.100:80 leads there.
+serve_www() {
+	SERVER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	NGINX_LOG_FORMAT='$status $body_bytes_sent "$request"'
+	start_nginx "${1:-$BOOT_BUILD/out/www}" "$SERVER_PORT"
+}
+
+# Block files fetched by the guest so far (each a GET of /root/blocks/...).
+block_requests() { grep -c '"GET /root/blocks/' "$NGINX_ACCESS_LOG" || true; }
+# Bytes of block files sent so far.
+block_bytes() { awk '/"GET \/root\/blocks\// { n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
+
+# boot_guest NAME TIMEOUT APPEND [QEMU ARGS...]: boots $VMLINUZ with the root image's
+# initramfs and kernel parameters APPEND (after the console and test settings), with the
+# restricted network, until it powers off or TIMEOUT seconds pass. The console goes to
+# $RESULTS/NAME.console (CONSOLE). Status: QEMU's, 124 on timeout.
+boot_guest() {
+	local name=$1 timeout=$2 append=$3 rc=0 lock_dir
+	shift 3
+	CONSOLE=$RESULTS/$name.console
+	: >"$CONSOLE"
+	# One VM at a time on this machine (the lock scripts/vm-run takes).
+	lock_dir=${XDG_CACHE_HOME:-/var/tmp}/httpcloop-vm
+	mkdir -p "$lock_dir"
+	exec {vm_lock}>"$lock_dir/vm.lock"
+	flock "$vm_lock"
+	log "boot $name: $append"
+	timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
+		-accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
+		-nodefaults -no-user-config -display none -monitor none -no-reboot \
+		-serial "file:$CONSOLE" \
+		-kernel "${BOOT_KERNEL:-$BOOT_BUILD/out/vmlinuz}" -initrd "${BOOT_INITRD:-$BOOT_BUILD/out/initrd.img}" \
+		-append "console=ttyS0 panic=-1 mitigations=off sysctl.kernel.hung_task_timeout_secs=20 $append" \
+		-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$SERVER_IP:80-cmd:socat STDIO TCP:127.0.0.1:$SERVER_PORT" \
+		"$@" </dev/null || rc=$?
+	exec {vm_lock}>&-
+	log "boot $name ended with status $rc after the console's last line: $(tail -n1 "$CONSOLE" | tr -d '\r')"
+	return "$rc"
+}
+
+# The restricted network as a QEMU option (for tests that start QEMU themselves).
+console_has() { grep -Eq -- "$1" "$CONSOLE"; }
+# marker NAME: the value the marker printed as "HCMARK NAME: VALUE".
+marker() { sed -n "s/^HCMARK $1: //p" "$CONSOLE" | tr -d '\r' | head -n1; }
+
+# check_console_clean: no kernel warning, oops, hung task or I/O error in the guest's log.
+check_console_clean() {
+	if grep -v 'Kernel command line' "$CONSOLE" | grep -E -A12 "$BAD_KERNEL_LOG"; then
+		fail "the guest's console shows a kernel problem (above; $CONSOLE)"
+	fi
+}
+
+# check_booted_from_http: the marker ran in a system whose root is the overlay over
+# /dev/httpcloop0, read the test file correctly, and the system powered off.
+check_booted_from_http() {
+	console_has '^HCMARK done' || { tail -n 40 "$CONSOLE"; fail "the marker never finished ($CONSOLE)"; }
+	check_eq active "$(marker multi-user)" "multi-user.target"
+	check_eq "httpcloop-root overlay" "$(marker root)" "findmnt /"
+	[[ $(marker image) == "/dev/httpcloop0 ext4 ro,"* ]] || fail "image mount: $(marker image)"
+	check_eq "$TEST_FILE_SHA" "$(marker sha256)" "sha256 of $TEST_FILE read in the booted system"
+	[[ $(marker daemon) == *"argv0=@"*"comm=httpcloop" ]] || fail "the daemon is not marked for systemd: $(marker daemon)"
+	check_eq "" "$(marker 'failed units' | tr -d ' ')" "failed units"
+	check_eq yes "$(marker writable)" "the root is writable"
+	console_has 'reboot: Power down' || fail "the system did not power off"
+	check_console_clean
+}
