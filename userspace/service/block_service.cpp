@@ -408,7 +408,11 @@ void BlockService::commit_if_due(bool force)
 	size_t pending = cache_.pending_commit();
 	if (pending == 0)
 		return;
-	if (force || pending >= kCommitBatch || Clock::now() - last_commit_ >= kCommitInterval) {
+	// Also as soon as nothing is being fetched: a system whose root this serves may power
+	// off at any moment without a word to us (systemd spares the daemon, and the last
+	// reads of a shutdown come just before it), and a block fetched but not recorded is
+	// fetched again at the next boot.
+	if (force || pending >= kCommitBatch || blocks_.empty() || Clock::now() - last_commit_ >= kCommitInterval) {
 		try {
 			cache_.commit();
 		} catch (const Error& e) {
