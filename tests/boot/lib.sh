@@ -119,9 +119,9 @@ block_requests() { grep -c '"GET /root/blocks/' "$NGINX_ACCESS_LOG" || true; }
 # Bytes of block files sent so far.
 block_bytes() { awk '/"GET \/root\/blocks\// { n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
 
-# boot_guest NAME TIMEOUT APPEND [QEMU ARGS...]: boots $VMLINUZ with the root image's
-# initramfs and kernel parameters APPEND (after the console and test settings), with the
-# restricted network, until it powers off or TIMEOUT seconds pass. The console goes to
+# boot_guest NAME TIMEOUT APPEND [QEMU ARGS...]: boots the root image's kernel and
+# initramfs with kernel parameters APPEND (after the console and test settings), or with
+# APPEND empty whatever the QEMU ARGS' disks boot, with the restricted network, until it powers off or TIMEOUT seconds pass. The console goes to
 # $RESULTS/NAME.console (CONSOLE). Status: QEMU's, 124 on timeout.
 boot_guest() {
 	local name=$1 timeout=$2 append=$3 rc=0 lock_dir
@@ -133,13 +133,15 @@ boot_guest() {
 	mkdir -p "$lock_dir"
 	exec {vm_lock}>"$lock_dir/vm.lock"
 	flock "$vm_lock"
-	log "boot $name: $append"
+	log "boot $name: ${append:-(from its disks: $*)}"
+	local direct=()
+	# An empty APPEND boots from the disks given (a boot loader), not a kernel we pass.
+	[ -z "$append" ] || direct=(-kernel "$BOOT_BUILD/out/vmlinuz" -initrd "$BOOT_BUILD/out/initrd.img"
+		-append "console=ttyS0 panic=-1 mitigations=off sysctl.kernel.hung_task_timeout_secs=20 $append")
 	timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
 		-nodefaults -no-user-config -display none -monitor none -no-reboot \
-		-serial "file:$CONSOLE" \
-		-kernel "${BOOT_KERNEL:-$BOOT_BUILD/out/vmlinuz}" -initrd "${BOOT_INITRD:-$BOOT_BUILD/out/initrd.img}" \
-		-append "console=ttyS0 panic=-1 mitigations=off sysctl.kernel.hung_task_timeout_secs=20 $append" \
+		-serial "file:$CONSOLE" "${direct[@]}" \
 		-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$SERVER_IP:80-cmd:socat STDIO TCP:127.0.0.1:$SERVER_PORT" \
 		"$@" </dev/null || rc=$?
 	exec {vm_lock}>&-
@@ -147,7 +149,7 @@ boot_guest() {
 	return "$rc"
 }
 
-# The restricted network as a QEMU option (for tests that start QEMU themselves).
+# console_has REGEX: the console shows it (grep -E).
 console_has() { grep -Eq -- "$1" "$CONSOLE"; }
 # marker NAME: the value the marker printed as "HCMARK NAME: VALUE".
 marker() { sed -n "s/^HCMARK $1: //p" "$CONSOLE" | tr -d '\r' | head -n1; }
