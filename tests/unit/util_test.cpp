@@ -1,12 +1,16 @@
 #include "cli/cli_support.hpp"
 #include "test_support.hpp"
+#include "util/atomic_file.hpp"
 #include "util/bounded_queue.hpp"
 #include "util/fd.hpp"
 #include "util/hex.hpp"
 #include "util/human_size.hpp"
+#include "util/small_file.hpp"
 
 #include <fcntl.h>
+#include <fstream>
 #include <thread>
+#include <unistd.h>
 
 namespace httpcloop {
 namespace {
@@ -72,6 +76,72 @@ TEST(BoundedQueue, DeliversInOrderAndDrainsAfterClose)
 		EXPECT_EQ(*item, expected++);
 	EXPECT_EQ(expected, 100);
 	EXPECT_FALSE(queue.push(1));
+}
+
+} // namespace
+} // namespace httpcloop
+
+namespace httpcloop {
+namespace {
+
+std::string file_text(const std::filesystem::path& path)
+{
+	std::ifstream file(path);
+	return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+std::span<const uint8_t> as_bytes(const std::string& text)
+{
+	return std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+// A root daemon writes its profile after switch_root, when the path it was given leads
+// nowhere: the directory opened at start must still be where the file goes.
+TEST(AnchoredFile, WritesWhereTheDirectoryIsNowNotWhereItsPathLeads)
+{
+	test::TempDir dir;
+	std::filesystem::create_directory(dir.path() / "before");
+	AnchoredFile file(dir.path() / "before" / "boot.profile");
+	file.write_atomically(as_bytes("one"));
+	EXPECT_EQ(file_text(dir.path() / "before" / "boot.profile"), "one");
+
+	std::filesystem::rename(dir.path() / "before", dir.path() / "after");
+	file.write_atomically(as_bytes("two"));
+	EXPECT_EQ(file_text(dir.path() / "after" / "boot.profile"), "two");
+	EXPECT_FALSE(std::filesystem::exists(dir.path() / "before"));
+	// No temporary file is left behind.
+	EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() / "after"), {}), 1);
+}
+
+TEST(AnchoredFile, NeverFollowsALinkPlantedAtItsTemporaryName)
+{
+	test::TempDir dir;
+	const std::filesystem::path target = dir.path() / "target";
+	{
+		std::ofstream(target) << "keep";
+	}
+	AnchoredFile file(dir.path() / "p");
+	std::filesystem::create_symlink(target, dir.path() / (".p.tmp." + std::to_string(::getpid())));
+	EXPECT_THROW(file.write_atomically(as_bytes("x")), Error);
+	EXPECT_EQ(file_text(target), "keep");
+}
+
+TEST(AnchoredFile, RefusesAMissingDirectory)
+{
+	test::TempDir dir;
+	EXPECT_THROW(AnchoredFile(dir.path() / "missing" / "p"), Error);
+}
+
+TEST(SmallFile, ReadsUpToItsLimitAndRefusesMore)
+{
+	test::TempDir dir;
+	{
+		std::ofstream(dir.path() / "ca") << "0123456789";
+	}
+	EXPECT_EQ(read_small_file(dir.path() / "ca", 10, "CA file"), "0123456789");
+	EXPECT_THROW(read_small_file(dir.path() / "ca", 9, "CA file"), Error);
+	EXPECT_THROW(read_small_file(dir.path(), 100, "CA file"), Error);        // not a regular file
+	EXPECT_THROW(read_small_file(dir.path() / "no", 100, "CA file"), Error); // missing
 }
 
 } // namespace
