@@ -361,6 +361,13 @@ static enum blk_eh_timer_return hcl_timeout(HCL_TIMEOUT_ARGS)
 	list_del_init(&cmd->park_node);
 	cmd->parked = false;
 	dev->nr_parked--;
+	/*
+	 * The FETCH for this block went unanswered: forget it, so that the next
+	 * read of the block asks again instead of waiting out another
+	 * io_timeout for an answer that may never come. A duplicate FETCH is
+	 * harmless: the daemon fetches a block once however often it is asked.
+	 */
+	clear_bit(cmd->wait_block, dev->fetching);
 	spin_unlock(&dev->lock);
 
 	pr_warn_ratelimited("%s: block %llu not fetched within %us\n",

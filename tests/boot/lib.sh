@@ -122,7 +122,8 @@ block_bytes() { awk '/"GET \/root\/blocks\// { n += $2 } END { print n + 0 }' "$
 # boot_guest NAME TIMEOUT APPEND [QEMU ARGS...]: boots the root image's kernel and
 # initramfs with kernel parameters APPEND (after the console and test settings), or with
 # APPEND empty whatever the QEMU ARGS' disks boot, with the restricted network, until it powers off or TIMEOUT seconds pass. The console goes to
-# $RESULTS/NAME.console (CONSOLE). Status: QEMU's, 124 on timeout.
+# $RESULTS/NAME.console (CONSOLE). Status: QEMU's, 124 on timeout. BOOT_INITRD replaces
+# the initramfs; BOOT_TIMING_FILE, if set, receives the seconds to the marker.
 boot_guest() {
 	local name=$1 timeout=$2 append=$3 rc=0 lock_dir
 	shift 3
@@ -136,8 +137,19 @@ boot_guest() {
 	log "boot $name: ${append:-(from its disks: $*)}"
 	local direct=()
 	# An empty APPEND boots from the disks given (a boot loader), not a kernel we pass.
-	[ -z "$append" ] || direct=(-kernel "$BOOT_BUILD/out/vmlinuz" -initrd "$BOOT_BUILD/out/initrd.img"
+	[ -z "$append" ] || direct=(-kernel "$BOOT_BUILD/out/vmlinuz" -initrd "${BOOT_INITRD:-$BOOT_BUILD/out/initrd.img}"
 		-append "console=ttyS0 panic=-1 mitigations=off sysctl.kernel.hung_task_timeout_secs=20 $append")
+	# BOOT_TIMING_FILE: the seconds from QEMU's start to the marker's first line go there.
+	local watcher=""
+	if [ -n "${BOOT_TIMING_FILE:-}" ]; then
+		rm -f "$BOOT_TIMING_FILE"
+		(
+			start=$(date +%s%N)
+			until grep -aq '^HCMARK multi-user' "$CONSOLE"; do sleep 0.05; done
+			echo "$(($(date +%s%N) - start))" | awk '{ printf "%.2f\n", $1 / 1e9 }' >"$BOOT_TIMING_FILE"
+		) &
+		watcher=$!
+	fi
 	timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
 		-nodefaults -no-user-config -display none -monitor none -no-reboot \
@@ -145,6 +157,7 @@ boot_guest() {
 		-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$SERVER_IP:80-cmd:socat STDIO TCP:127.0.0.1:$SERVER_PORT" \
 		"$@" </dev/null || rc=$?
 	exec {vm_lock}>&-
+	[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
 	log "boot $name ended with status $rc after the console's last line: $(tail -n1 "$CONSOLE" | tr -d '\r')"
 	return "$rc"
 }

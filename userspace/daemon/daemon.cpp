@@ -99,10 +99,9 @@ class Daemon {
 public:
 	Daemon(const AttachOptions& options, LoadedImage image, CacheStore cache)
 		: options_(options), manifest_(std::move(image.manifest)), image_id_(image.id),
-		  cache_(std::move(cache)),
+		  cache_(std::move(cache)), signals_(block_signals()),
 		  service_(options.serve.service_options(image.id), manifest_, cache_,
-			   [this](uint64_t block, std::string_view error) { on_block_done(block, error); }),
-		  signals_(block_signals())
+			   [this](uint64_t block, std::string_view error) { on_block_done(block, error); })
 	{
 	}
 
@@ -121,8 +120,11 @@ private:
 	Manifest manifest_;
 	Sha256 image_id_;
 	CacheStore cache_;
-	BlockService service_;
+	// Before service_: its decode threads inherit the signal mask of the thread that
+	// starts them, and a SIGTERM delivered to a thread that does not block it would kill
+	// the daemon (default action) instead of reaching the signalfd and detaching.
 	UniqueFd signals_;
+	BlockService service_;
 	std::optional<KernelLink> kernel_;
 	std::optional<ControlServer> control_;
 	uint32_t index_ = 0;

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `make bench`, boot section: how long the root-boot tests' Debian 12 system takes from
+# QEMU's start to its marker (multi-user.target reached), and how many bytes it fetches
+# over HTTP, with the link to the server shaped to RTT and RATE (bench/shaper.py: 20 ms,
+# 100 Mbit/s), against two references measured in the same round:
+#   local      the same ext4 image as a local virtio disk (root=/dev/vda): the limit
+#   download   what users do today: download the whole image (a squashfs of the same tree)
+#              into RAM, then boot it (dracut's root=live:URL, live-boot's fetch=;
+#              bench/fetchroot-initramfs)
+# and httpcloop:
+#   cold       root=httpcloop: with an empty cache (in RAM)
+#   profile    the same, with the boot profile an earlier boot recorded
+#              (httpcloop.profile=URL, published beside the image)
+#   warm       from a cache disk filled by that earlier boot (httpcloop.cache=LABEL=…)
+# The earlier boot ("record": a cold boot with a cache disk and
+# httpcloop.record-profile=yes) is measured too, not compared.
+#
+# Writes BENCH_RAW/boot.txt (one line per boot: round, method, seconds, bytes) and
+# BENCH_RAW/boot-env.txt. Rounds: up to BENCH_ROUNDS, a new one only while it fits in
+# BENCH_BOOT_BUDGET seconds (default 1200). Every boot must pass the root-boot tests'
+# checks (tests/boot/lib.sh), so a figure never comes from a broken boot.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export HTTPCLOOP_SRC=${HTTPCLOOP_SRC:-$(cd "$HERE/.." && pwd)}
+RAW=${BENCH_RAW:?BENCH_RAW: where boot.txt goes}
+ROUNDS=${BENCH_ROUNDS:-3}
+BUDGET=${BENCH_BOOT_BUDGET:-1200}
+RTT_MS=${BENCH_BOOT_RTT_MS:-20}
+RATE_MBIT=${BENCH_BOOT_RATE_MBIT:-100}
+export HTTPCLOOP_BOOT_RESULTS=${BENCH_BOOT_CONSOLES:-$RAW/boot-consoles}
+# shellcheck source-path=SCRIPTDIR source=../tests/boot/lib.sh
+source "$HTTPCLOOP_SRC/tests/boot/lib.sh"
+mkdir -p "$RAW"
+
+prepare_root
+www=$BOOT_BUILD/www-bench
+rm -rf "$www"
+mkdir -p "$www"
+ln -s "$BOOT_BUILD/out/www/root" "$www/root"
+if [ ! -f "$BOOT_BUILD/root.squashfs" ]; then
+	log "the download reference's image: a squashfs (zstd) of the same tree"
+	mksquashfs "$BOOT_BUILD/tree" "$BOOT_BUILD/root.squashfs.tmp" -quiet -comp zstd -noappend -e proc sys dev >/dev/null
+	mv "$BOOT_BUILD/root.squashfs.tmp" "$BOOT_BUILD/root.squashfs"
+fi
+ln -s "$BOOT_BUILD/root.squashfs" "$www/root.squashfs"
+"$HTTPCLOOP_SRC/bench/fetchroot-initramfs" "/lib/modules/$KVER" "$BOOT_BUILD/fetchroot.img"
+
+serve_www "$www"
+nginx_port=$SERVER_PORT
+SERVER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+coproc SHAPER { exec python3 "$HERE/shaper.py" "$SERVER_PORT" "$nginx_port" "$RTT_MS" "$RATE_MBIT"; }
+cleanup kill "$SHAPER_PID"
+read -r -t 10 ready <&"${SHAPER[0]}" && [ "$ready" = ready ] || fail "the shaper did not start"
+log "link to the server: ${RTT_MS} ms round trip, ${RATE_MBIT} Mbit/s (bench/shaper.py on port $SERVER_PORT)"
+
+stored=$(find -L "$www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
+{
+	echo "image_bytes=$(stat -c %s "$BOOT_BUILD/out/root.ext4")"
+	echo "stored_bytes=$stored"
+	echo "squashfs_bytes=$(stat -c %s "$BOOT_BUILD/root.squashfs")"
+	echo "rtt_ms=$RTT_MS"
+	echo "rate_mbit=$RATE_MBIT"
+	echo "kernel=$KVER"
+	echo "memory_mib=1536"
+} >"$RAW/boot-env.txt"
+http_bytes() { awk '{ n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
+
+# timed ROUND METHOD APPEND [QEMU ARGS...]: one boot, checked, its figures recorded.
+timed() {
+	local round=$1 method=$2 append=$3 before seconds
+	shift 3
+	before=$(http_bytes)
+	BOOT_TIMING_FILE=$RESULTS/timing boot_guest "$method-$round" 400 "$append" "$@" ||
+		{ tail -n 40 "$CONSOLE"; fail "$method: the guest did not power off cleanly"; }
+	console_has '^HCMARK done' || fail "$method: the marker never ran ($CONSOLE)"
+	check_eq "$TEST_FILE_SHA" "$(marker sha256)" "$method: sha256 of $TEST_FILE"
+	check_console_clean
+	seconds=$(cat "$RESULTS/timing")
+	echo "round=$round method=$method seconds=$seconds bytes=$(($(http_bytes) - before))" | tee -a "$RAW/boot.txt"
+}
+
+: >"$RAW/boot.txt"
+httpcloop_root="root=httpcloop:$IMAGE_URL#sha256=$IMAGE_SHA httpcloop.pubkey=$PUBKEY_B64"
+disk=$RESULTS/cache-disk.img
+cleanup rm -f "$disk" "$www/root.profile"
+started=$SECONDS
+last=0
+for ((round = 1; round <= ROUNDS; round++)); do
+	if [ "$round" -gt 1 ] && [ $((SECONDS - started + last)) -gt "$BUDGET" ]; then
+		log "round $round would not fit in the ${BUDGET}s budget: stopping"
+		break
+	fi
+	t0=$SECONDS
+	timed "$round" local "root=/dev/vda rw" -drive "file=$BOOT_BUILD/out/root.ext4,if=virtio,format=raw,snapshot=on"
+	BOOT_INITRD=$BOOT_BUILD/fetchroot.img timed "$round" download "fetchroot=http://$SERVER_IP/root.squashfs"
+	timed "$round" cold "$httpcloop_root"
+	rm -f "$disk" "$www/root.profile"
+	truncate -s 1G "$disk"
+	mkfs.ext4 -q -F -L hccache "$disk"
+	timed "$round" record "$httpcloop_root httpcloop.cache=LABEL=hccache httpcloop.record-profile=yes" \
+		-drive "file=$disk,if=virtio,format=raw"
+	debugfs -R "cat /httpcloop/boot.profile" "$disk" >"$www/root.profile" 2>/dev/null
+	grep -q '^httpcloop-profile 1' "$www/root.profile" || fail "no boot profile on the cache disk"
+	timed "$round" profile "$httpcloop_root httpcloop.profile=http://$SERVER_IP/root.profile"
+	timed "$round" warm "$httpcloop_root httpcloop.cache=LABEL=hccache" -drive "file=$disk,if=virtio,format=raw"
+	last=$((SECONDS - t0))
+	log "round $round took ${last}s"
+done
