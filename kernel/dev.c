@@ -153,7 +153,7 @@ static void hcl_owner_lost(struct hcl_device *dev, u32 portid)
 		spin_unlock(&dev->lock);
 		return;
 	}
-	dev->owner_portid = 0;
+	WRITE_ONCE(dev->owner_portid, 0);
 	/* Outstanding FETCHes died with the socket. */
 	bitmap_zero(dev->fetching, dev->nr_blocks);
 	spin_unlock(&dev->lock);
@@ -281,6 +281,37 @@ static void hcl_dead_work(struct work_struct *work)
 		pr_warn("%s: no daemon for %us: failing parked reads\n",
 			dev->disk->disk_name, hcl_dead_timeout);
 	hcl_resume(&failed, BLK_STS_IOERR);
+}
+
+/*
+ * @portid becomes the owner of @dev (DEV_CLAIM; the caller checked that it
+ * serves the same image from the same cache file). Whatever was asked of the
+ * old owner is forgotten and asked again of the new one, so reads parked
+ * meanwhile complete normally: a FETCH is always safe to repeat, the image is
+ * read-only and content-addressed.
+ */
+int hcl_dev_claim(struct hcl_device *dev, u32 portid, pid_t daemon_pid,
+		  struct netlink_ext_ack *extack)
+{
+	spin_lock(&dev->lock);
+	if (dev->state == HCL_REMOVING || dev->state == HCL_ADD_FAILED) {
+		spin_unlock(&dev->lock);
+		NL_SET_ERR_MSG(extack, "the device is being removed");
+		return -ENODEV;
+	}
+	WRITE_ONCE(dev->owner_portid, portid);
+	WRITE_ONCE(dev->daemon_pid, daemon_pid);
+	dev->owner_dead = false;
+	WRITE_ONCE(dev->claims, dev->claims + 1);
+	bitmap_zero(dev->fetching, dev->nr_blocks);
+	spin_unlock(&dev->lock);
+
+	/* dead_work finds an owner and does nothing if it runs anyway. */
+	cancel_delayed_work(&dev->dead_work);
+	mod_delayed_work(hcl_wq, &dev->fetch_work, 0);
+	pr_info("%s: taken over by a new daemon (pid %d)\n",
+		dev->disk->disk_name, daemon_pid);
+	return 0;
 }
 
 void hcl_dev_block_done(struct hcl_device *dev, u64 block, int error)

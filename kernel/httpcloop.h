@@ -11,6 +11,8 @@
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
 
+#include <linux/httpcloop.h>
+
 #define HCL_NAME "httpcloop"
 #define HCL_PART_SHIFT 4	/* 15 partitions per device */
 
@@ -61,6 +63,11 @@ struct hcl_device {
 	u32 owner_portid;		/* 0 once the owner socket is gone */
 	pid_t daemon_pid;
 	bool owner_dead;		/* dead_timeout expired with no owner */
+	unsigned int claims;		/* DEV_CLAIMs accepted (new owners) */
+
+	/* Set at DEV_ADD, never changed: what a DEV_CLAIM must name. */
+	bool has_image_id;
+	u8 image_id[HTTPCLOOP_IMAGE_ID_LEN];
 
 	struct work_struct add_work;	/* add_disk() outside the netlink call */
 	struct delayed_work fetch_work;	/* sends FETCH for parked blocks */
@@ -93,6 +100,8 @@ int hcl_dev_seed(struct hcl_device *dev, u64 first_block, const u8 *bits,
 		 size_t len, struct netlink_ext_ack *extack);
 void hcl_dev_block_done(struct hcl_device *dev, u64 block, int error);
 void hcl_dev_owner_released(u32 portid);
+int hcl_dev_claim(struct hcl_device *dev, u32 portid, pid_t daemon_pid,
+		  struct netlink_ext_ack *extack);
 
 /* netlink.c */
 int hcl_netlink_init(void);

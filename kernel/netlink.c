@@ -30,6 +30,14 @@ static const struct nla_policy hcl_dev_add_policy[HTTPCLOOP_ATTR_MAX + 1] = {
 					    .len = HTTPCLOOP_MAX_BITMAP_CHUNK },
 	[HTTPCLOOP_ATTR_FEATURES]	= { .type = NLA_U64 },
 	[HTTPCLOOP_ATTR_DAEMON_PID]	= { .type = NLA_U32 },
+	[HTTPCLOOP_ATTR_IMAGE_ID]	= NLA_POLICY_EXACT_LEN(HTTPCLOOP_IMAGE_ID_LEN),
+};
+
+static const struct nla_policy hcl_dev_claim_policy[HTTPCLOOP_ATTR_MAX + 1] = {
+	[HTTPCLOOP_ATTR_INDEX]		= { .type = NLA_U32 },
+	[HTTPCLOOP_ATTR_IMAGE_ID]	= NLA_POLICY_EXACT_LEN(HTTPCLOOP_IMAGE_ID_LEN),
+	[HTTPCLOOP_ATTR_CACHE_FD]	= { .type = NLA_U32 },
+	[HTTPCLOOP_ATTR_DAEMON_PID]	= { .type = NLA_U32 },
 };
 
 static const struct nla_policy hcl_dev_remove_policy[HTTPCLOOP_ATTR_MAX + 1] = {
@@ -116,6 +124,12 @@ static int hcl_nl_dev_add(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(dev);
 	}
 	/* From here on, the device owns the file reference. */
+	if (info->attrs[HTTPCLOOP_ATTR_IMAGE_ID]) {
+		/* No claim can look before this: commands run one at a time. */
+		memcpy(dev->image_id, nla_data(info->attrs[HTTPCLOOP_ATTR_IMAGE_ID]),
+		       HTTPCLOOP_IMAGE_ID_LEN);
+		dev->has_image_id = true;
+	}
 
 	if (bitmap) {
 		err = hcl_dev_seed(dev, 0, nla_data(bitmap), nla_len(bitmap),
@@ -157,6 +171,80 @@ static int hcl_nl_dev_remove(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	return hcl_dev_remove(nla_get_u32(info->attrs[HTTPCLOOP_ATTR_INDEX]),
 			      info->extack);
+}
+
+/*
+ * DEV_CLAIM: the sender takes the device over, if it proves it serves the same
+ * image (IMAGE_ID) from the same cache file (CACHE_FD, same inode).
+ */
+static int hcl_nl_dev_claim(struct sk_buff *skb, struct genl_info *info)
+{
+	struct hcl_device *dev;
+	struct sk_buff *reply;
+	struct file *file;
+	bool same_file;
+	void *hdr;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_INDEX) ||
+	    GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_IMAGE_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_CACHE_FD))
+		return -EINVAL;
+	dev = hcl_dev_lookup(nla_get_u32(info->attrs[HTTPCLOOP_ATTR_INDEX]));
+	if (!dev) {
+		NL_SET_ERR_MSG(info->extack, "no such httpcloop device");
+		return -ENODEV;
+	}
+	if (!dev->has_image_id) {
+		NL_SET_ERR_MSG(info->extack,
+			       "the device was added without an image id and cannot be taken over");
+		return -EOPNOTSUPP;
+	}
+	if (memcmp(dev->image_id, nla_data(info->attrs[HTTPCLOOP_ATTR_IMAGE_ID]),
+		   HTTPCLOOP_IMAGE_ID_LEN)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HTTPCLOOP_ATTR_IMAGE_ID],
+				    "the device serves another image");
+		return -EINVAL;
+	}
+	file = fget(nla_get_u32(info->attrs[HTTPCLOOP_ATTR_CACHE_FD]));
+	if (!file) {
+		NL_SET_ERR_MSG(info->extack, "CACHE_FD is not an open file");
+		return -EBADF;
+	}
+	same_file = file_inode(file) == file_inode(dev->cache_file);
+	fput(file);
+	if (!same_file) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[HTTPCLOOP_ATTR_CACHE_FD],
+				    "the device reads another cache file");
+		return -EINVAL;
+	}
+
+	reply = genlmsg_new(nla_total_size(sizeof(u32)) +
+			    nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	if (!reply)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(reply, info, &hcl_genl_family, 0,
+				HTTPCLOOP_CMD_DEV_CLAIM);
+	if (!hdr ||
+	    nla_put_u32(reply, HTTPCLOOP_ATTR_INDEX, dev->index) ||
+	    nla_put_u64_64bit(reply, HTTPCLOOP_ATTR_FEATURES, HTTPCLOOP_F_ALL,
+			      HTTPCLOOP_ATTR_PAD)) {
+		nlmsg_free(reply);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(reply, hdr);
+
+	err = hcl_dev_claim(dev, info->snd_portid,
+			    info->attrs[HTTPCLOOP_ATTR_DAEMON_PID] ?
+			    nla_get_u32(info->attrs[HTTPCLOOP_ATTR_DAEMON_PID]) : 0,
+			    info->extack);
+	if (err) {
+		nlmsg_free(reply);
+		return err;
+	}
+	/* The claim stands even if the claimant cannot read the reply. */
+	genlmsg_reply(reply, info);
+	return 0;
 }
 
 /* The device named by INDEX, if the sender is the daemon that owns it. */
@@ -259,6 +347,13 @@ static const struct genl_ops hcl_genl_ops[] = {
 		.cmd		= HTTPCLOOP_CMD_BLOCK_FAILED,
 		.doit		= hcl_nl_block_failed,
 		.policy		= hcl_block_policy,
+		.maxattr	= HTTPCLOOP_ATTR_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= HTTPCLOOP_CMD_DEV_CLAIM,
+		.doit		= hcl_nl_dev_claim,
+		.policy		= hcl_dev_claim_policy,
 		.maxattr	= HTTPCLOOP_ATTR_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},

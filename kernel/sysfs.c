@@ -29,7 +29,8 @@ HCL_ATTR(block_size, "%u", dev->block_size);
 HCL_ATTR(blocks_total, "%llu", dev->nr_blocks);
 HCL_ATTR(blocks_present, "%llu", READ_ONCE(dev->present_count));
 HCL_ATTR(parked, "%u", READ_ONCE(dev->nr_parked));
-HCL_ATTR(daemon_pid, "%d", dev->daemon_pid);
+HCL_ATTR(daemon_pid, "%d", READ_ONCE(dev->daemon_pid));
+HCL_ATTR(claims, "%u", READ_ONCE(dev->claims));
 HCL_ATTR(daemon_alive, "%d", READ_ONCE(dev->owner_portid) != 0);
 HCL_ATTR(cache_reads, "%lld", atomic64_read(&dev->stats.cache_reads));
 HCL_ATTR(misses, "%lld", atomic64_read(&dev->stats.misses));
@@ -46,6 +47,7 @@ static struct attribute *hcl_attrs[] = {
 	&dev_attr_parked.attr,
 	&dev_attr_daemon_pid.attr,
 	&dev_attr_daemon_alive.attr,
+	&dev_attr_claims.attr,
 	&dev_attr_cache_reads.attr,
 	&dev_attr_misses.attr,
 	&dev_attr_fetches_sent.attr,

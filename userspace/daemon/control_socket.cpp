@@ -48,6 +48,11 @@ std::filesystem::path control_socket_path(uint32_t device_index)
 	return std::filesystem::path(kRunDirectory) / ("httpcloop" + std::to_string(device_index) + ".sock");
 }
 
+std::filesystem::path attach_record_path(uint32_t device_index)
+{
+	return std::filesystem::path(kRunDirectory) / ("httpcloop" + std::to_string(device_index) + ".attach");
+}
+
 std::filesystem::path fuse_control_socket_path(const std::filesystem::path& mountpoint)
 {
 	const std::string& path = mountpoint.native();

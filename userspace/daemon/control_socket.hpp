@@ -16,6 +16,9 @@
 namespace httpcloop {
 
 std::filesystem::path control_socket_path(uint32_t device_index);
+// Where `attach` records how device N was attached (its working directory and
+// arguments), for `attach --recover` to start a daemon that takes the device over.
+std::filesystem::path attach_record_path(uint32_t device_index);
 // The FUSE variant's, named after a hash of the (absolute, normalised) mount point.
 std::filesystem::path fuse_control_socket_path(const std::filesystem::path& mountpoint);
 // The FUSE variants' sockets that exist now.

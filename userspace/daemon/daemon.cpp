@@ -9,6 +9,7 @@
 #include "service/block_service.hpp"
 #include "service/loaded_image.hpp"
 #include "service/status_text.hpp"
+#include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/kmsg_sink.hpp"
@@ -111,6 +112,7 @@ public:
 
 private:
 	void on_kernel_event(const KernelEvent& event);
+	void record_attach();
 	void on_block_done(uint64_t block, std::string_view error);
 	bool try_detach(std::string& error);
 	std::string status_report();
@@ -135,10 +137,25 @@ private:
 int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 {
 	kernel_.emplace(KernelLink::connect());
-	std::vector<uint8_t> bitmap = cache_.present_bitmap();
-	index_ = kernel_->add_device({manifest_.image_size, manifest_.block_size, cache_.data_fd(), bitmap});
+	std::span<const uint8_t> image_id(image_id_.data(), image_id_.size());
+	if (options_.recover_index) {
+		// The device exists and keeps its present bits; the kernel asks us again for
+		// whatever its waiting reads need.
+		index_ = *options_.recover_index;
+		kernel_->claim_device(index_, image_id, cache_.data_fd());
+	} else {
+		std::vector<uint8_t> bitmap = cache_.present_bitmap();
+		index_ = kernel_->add_device(
+			{manifest_.image_size, manifest_.block_size, cache_.data_fd(), bitmap, image_id});
+	}
 	const std::string device = "/dev/httpcloop" + std::to_string(index_);
 	start_background_work(service_, options_.serve, image_id_);
+	if (options_.recover_index) {
+		online_ = true;
+		control_.emplace(ControlServer::listen(control_socket_path(index_)));
+		on_online(true, device);
+		log_info("took over " + device + " for " + options_.serve.url);
+	}
 
 	while (!stop_) {
 		curl_waitfd fds[3] = {
@@ -157,6 +174,7 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 				}
 				online_ = true;
 				control_.emplace(ControlServer::listen(control_socket_path(index_)));
+				record_attach();
 				on_online(true, device);
 				log_info("serving " + options_.serve.url + " as " + device);
 				return;
@@ -178,6 +196,25 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 	}
 	service_.flush();
 	return 0;
+}
+
+// Writes how this device was attached, NUL-separated (working directory, then the
+// arguments), so that `attach --recover` can start a daemon just like this one.
+void Daemon::record_attach()
+{
+	if (options_.command_line.empty())
+		return;
+	std::string text;
+	for (const std::string& item : options_.command_line) {
+		text += item;
+		text += '\0';
+	}
+	try {
+		write_file_atomically(attach_record_path(index_),
+				      std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0600);
+	} catch (const Error& e) {
+		log_warning(std::string("cannot record the attach for --recover: ") + e.what());
+	}
 }
 
 void Daemon::on_kernel_event(const KernelEvent& event)

@@ -9,8 +9,11 @@
 
 #include "service/serve_options.hpp"
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace httpcloop {
 
@@ -21,6 +24,11 @@ struct AttachOptions {
 	// marks itself for systemd ('@' in argv[0]), leaves every path of the initramfs
 	// (cwd "/", logs to the kernel log), and keeps what it will need later in memory.
 	bool root_daemon = false;
+	// --recover: take over this existing device (its daemon died) instead of adding one.
+	std::optional<uint32_t> recover_index;
+	// How this attach was asked for (working directory, then the arguments after
+	// "attach"): recorded once the device is online, for a later `attach --recover`.
+	std::vector<std::string> command_line;
 };
 
 // Runs the daemon. In the background (the default) the calling process returns as soon

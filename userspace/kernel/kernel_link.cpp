@@ -94,6 +94,7 @@ struct KernelLink::Impl {
 		uint32_t index = nla_get_u32(attrs[HTTPCLOOP_ATTR_INDEX]);
 		switch (gnlh->cmd) {
 		case HTTPCLOOP_CMD_DEV_ADD:
+		case HTTPCLOOP_CMD_DEV_CLAIM:
 			if (nlh->nlmsg_seq == waiting_seq)
 				reply_index = index;
 			break;
@@ -234,7 +235,9 @@ uint32_t KernelLink::add_device(const DeviceConfig& config)
 	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_DAEMON_PID, static_cast<uint32_t>(getpid())) < 0 ||
 	    nla_put_u64(msg.get(), HTTPCLOOP_ATTR_FEATURES, HTTPCLOOP_F_ALL) < 0 ||
 	    (!first.empty() && nla_put(msg.get(), HTTPCLOOP_ATTR_BITMAP, static_cast<int>(first.size()),
-				       first.data()) < 0))
+				       first.data()) < 0) ||
+	    (config.image_id.size() == HTTPCLOOP_IMAGE_ID_LEN &&
+	     nla_put(msg.get(), HTTPCLOOP_ATTR_IMAGE_ID, HTTPCLOOP_IMAGE_ID_LEN, config.image_id.data()) < 0))
 		throw Error("netlink: message too large");
 	impl_->reply_index = UINT32_MAX;
 	impl_->transact(msg.get(), "adding the device");
@@ -253,6 +256,23 @@ uint32_t KernelLink::add_device(const DeviceConfig& config)
 		impl_->transact(seed.get(), "seeding the present-block bitmap");
 	}
 	return index;
+}
+
+void KernelLink::claim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd)
+{
+	if (image_id.size() != HTTPCLOOP_IMAGE_ID_LEN)
+		throw Error("taking over a device: an image id has " + std::to_string(HTTPCLOOP_IMAGE_ID_LEN) + " bytes");
+	UniqueMsg msg = impl_->new_message(HTTPCLOOP_CMD_DEV_CLAIM, NLM_F_ACK);
+	if (nla_put_u32(msg.get(), HTTPCLOOP_ATTR_INDEX, index) < 0 ||
+	    nla_put(msg.get(), HTTPCLOOP_ATTR_IMAGE_ID, HTTPCLOOP_IMAGE_ID_LEN, image_id.data()) < 0 ||
+	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_CACHE_FD, static_cast<uint32_t>(cache_fd)) < 0 ||
+	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_DAEMON_PID, static_cast<uint32_t>(getpid())) < 0)
+		throw Error("netlink: message too large");
+	impl_->reply_index = UINT32_MAX;
+	impl_->transact(msg.get(), ("taking over /dev/httpcloop" + std::to_string(index)).c_str());
+	if (impl_->reply_index != index)
+		throw Error("taking over /dev/httpcloop" + std::to_string(index) +
+			    ": this kernel module does not know DEV_CLAIM (load a newer httpcloop module)");
 }
 
 void KernelLink::remove_device(uint32_t index)

@@ -27,6 +27,8 @@ struct DeviceConfig {
 	int cache_fd = -1;
 	// Present bits for blocks from 0; what does not fit in one message is sent with seed().
 	std::span<const uint8_t> bitmap;
+	// The manifest's SHA-256: a daemon that takes the device over must name it.
+	std::span<const uint8_t> image_id;
 };
 
 struct KernelEvent {
@@ -50,6 +52,11 @@ public:
 	// Adds a device and returns its index (N of /dev/httpcloopN). Sends the whole
 	// bitmap, in DEV_SEED chunks after the first.
 	uint32_t add_device(const DeviceConfig& config);
+	// Takes over the existing device `index` (its daemon died, or is being replaced):
+	// this socket becomes its owner, and the kernel asks it again for every block that
+	// waiting reads need. Refused unless the device serves `image_id` from the same cache
+	// file as `cache_fd`; throws Error with the kernel's message.
+	void claim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd);
 	// Throws Error with the kernel's message ("device is in use ...") on failure.
 	void remove_device(uint32_t index);
 	void block_ready(uint32_t index, uint64_t block);

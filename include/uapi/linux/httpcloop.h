@@ -16,7 +16,8 @@
  *   daemon                                    kernel
  *   DEV_ADD {IMAGE_SIZE, BLOCK_SIZE,   --->   allocates the device, takes a
  *            CACHE_FD, [BITMAP],               reference on the cache file;
- *            [DAEMON_PID], [FEATURES]}         the sending socket becomes the
+ *            [DAEMON_PID], [FEATURES],         the sending socket becomes the
+ *            [IMAGE_ID]}
  *                                              device's owner
  *                                     <---   reply DEV_ADD {INDEX, FEATURES}
  *   DEV_SEED {INDEX, BITMAP_OFFSET,    --->   more present bits (large images)
@@ -39,6 +40,25 @@
  * When the owner socket closes, reads of missing blocks wait for the
  * dead_timeout module parameter and then fail with EIO; reads of present
  * blocks keep working.
+ *
+ * Take-over (HTTPCLOOP_F_CLAIM): a new daemon becomes the owner of a device
+ * whose daemon died or is being replaced:
+ *   DEV_CLAIM {INDEX, IMAGE_ID,        --->   refused unless the device was
+ *              CACHE_FD, [DAEMON_PID]}         added with the same IMAGE_ID
+ *                                              (EINVAL; EOPNOTSUPP if it had
+ *                                              none) and CACHE_FD is the same
+ *                                              file (same inode; EINVAL);
+ *                                              ENODEV for no such device
+ *                                     <---   reply DEV_CLAIM {INDEX, FEATURES};
+ *                                             the sender is the owner now,
+ *                                             and every block parked reads
+ *                                             wait for is asked for again
+ *                                             with FETCH (a read parked
+ *                                             before the claim completes
+ *                                             normally)
+ * A claim may come before dead_timeout ends (no read fails) or after (reads
+ * failed meanwhile; new reads work again), or while the old owner lives (an
+ * upgrade: the old owner's answers are refused from then on).
  */
 #ifndef _UAPI_LINUX_HTTPCLOOP_H
 #define _UAPI_LINUX_HTTPCLOOP_H
@@ -58,7 +78,11 @@
  * the kernel replies with what both understand.
  */
 #define HTTPCLOOP_F_SEED	(1ULL << 0)	/* DEV_SEED */
-#define HTTPCLOOP_F_ALL		(HTTPCLOOP_F_SEED)
+#define HTTPCLOOP_F_CLAIM	(1ULL << 1)	/* DEV_CLAIM, IMAGE_ID */
+#define HTTPCLOOP_F_ALL		(HTTPCLOOP_F_SEED | HTTPCLOOP_F_CLAIM)
+
+/* Length of an image id: the SHA-256 of the image's manifest. */
+#define HTTPCLOOP_IMAGE_ID_LEN	32
 
 enum httpcloop_attr {
 	HTTPCLOOP_ATTR_UNSPEC,
@@ -80,6 +104,9 @@ enum httpcloop_attr {
 	HTTPCLOOP_ATTR_ERRNO,		/* u32: positive errno */
 	HTTPCLOOP_ATTR_FEATURES,	/* u64: HTTPCLOOP_F_* */
 	HTTPCLOOP_ATTR_DAEMON_PID,	/* u32: informational, shown in sysfs */
+	HTTPCLOOP_ATTR_IMAGE_ID,	/* binary, HTTPCLOOP_IMAGE_ID_LEN: what
+					 * a DEV_CLAIM must name (DEV_ADD)
+					 */
 	__HTTPCLOOP_ATTR_MAX,
 };
 
@@ -94,6 +121,7 @@ enum httpcloop_cmd {
 	HTTPCLOOP_CMD_FETCH,		/* kernel to owner */
 	HTTPCLOOP_CMD_BLOCK_READY,
 	HTTPCLOOP_CMD_BLOCK_FAILED,
+	HTTPCLOOP_CMD_DEV_CLAIM,
 	__HTTPCLOOP_CMD_MAX,
 };
 
