@@ -79,6 +79,8 @@ for b in 10 14 18 22 30 40; do
 done
 cmp "$dev" /tmp/a.img || fail "the device differs from the image after the take-over"
 check_eq 0 "$(cat "$sysfs/io_errors")" "I/O errors"
-"$HTTPCLOOP" status "$dev" | grep -q "daemon pid $new" || fail "status does not show the new daemon: $("$HTTPCLOOP" status "$dev")"
+status=$("$HTTPCLOOP" status "$dev")
+grep -q "daemon pid $new" <<<"$status" || fail "status does not show the new daemon: $status"
+grep -q "restarts: taken over by a new daemon 1 time$" <<<"$status" || fail "status does not count the take-over: $status"
 "$HTTPCLOOP" detach "$dev"
 check test ! -e /sys/block/httpcloop0

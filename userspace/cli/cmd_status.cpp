@@ -117,10 +117,15 @@ void print_human(uint32_t index, const KeyValues& kernel, const std::optional<Ke
 			    static_cast<unsigned long long>(total), format_bytes(number(kernel, "block_size")).c_str(),
 			    text(*daemon, "codec").c_str());
 	} else {
-		std::printf("  daemon:   not running (cached blocks are still served; missing ones fail)\n");
+		std::printf("  daemon:   not running (cached blocks are still served; reads of missing ones wait "
+			    "the module's dead_timeout, then fail; `httpcloop attach --recover %s` starts a new one)\n",
+			    device_path(index).c_str());
 		std::printf("  image:    %s in %llu blocks of %s\n", format_bytes(number(kernel, "image_size")).c_str(),
 			    static_cast<unsigned long long>(total), format_bytes(number(kernel, "block_size")).c_str());
 	}
+	if (const uint64_t claims = number(kernel, "claims"); claims > 0)
+		std::printf("  restarts: taken over by a new daemon %llu time%s\n", static_cast<unsigned long long>(claims),
+			    claims == 1 ? "" : "s");
 	std::printf("  cache:    %llu of %llu blocks present (%.1f%%)%s%s\n", static_cast<unsigned long long>(present),
 		    static_cast<unsigned long long>(total), total ? 100.0 * static_cast<double>(present) / total : 0.0,
 		    daemon ? " in " : "", daemon ? text(*daemon, "cache_dir").c_str() : "");
