@@ -83,6 +83,21 @@ out_put:
 	return ERR_PTR(-EINVAL);
 }
 
+/*
+ * Creating, removing and taking over block devices needs CAP_SYS_ADMIN (as
+ * nbd's netlink does), on top of the CAP_NET_ADMIN that GENL_ADMIN_PERM checks
+ * for every command: a device pins kernel memory and its cache file, and its
+ * removal ends another process's service. Both are checked in the initial user
+ * namespace; the family is not visible from other network namespaces anyway.
+ */
+static int hcl_nl_check_sys_admin(struct sk_buff *skb, struct genl_info *info)
+{
+	if (netlink_capable(skb, CAP_SYS_ADMIN))
+		return 0;
+	NL_SET_ERR_MSG(info->extack, "needs CAP_SYS_ADMIN");
+	return -EPERM;
+}
+
 static int hcl_nl_dev_add(struct sk_buff *skb, struct genl_info *info)
 {
 	struct hcl_device *dev;
@@ -95,6 +110,9 @@ static int hcl_nl_dev_add(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
+	err = hcl_nl_check_sys_admin(skb, info);
+	if (err)
+		return err;
 	if (GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_IMAGE_SIZE) ||
 	    GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_BLOCK_SIZE) ||
 	    GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_CACHE_FD))
@@ -167,6 +185,10 @@ out_remove:
 
 static int hcl_nl_dev_remove(struct sk_buff *skb, struct genl_info *info)
 {
+	int err = hcl_nl_check_sys_admin(skb, info);
+
+	if (err)
+		return err;
 	if (GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_INDEX))
 		return -EINVAL;
 	return hcl_dev_remove(nla_get_u32(info->attrs[HTTPCLOOP_ATTR_INDEX]),
@@ -186,6 +208,9 @@ static int hcl_nl_dev_claim(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
+	err = hcl_nl_check_sys_admin(skb, info);
+	if (err)
+		return err;
 	if (GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_INDEX) ||
 	    GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_IMAGE_ID) ||
 	    GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_CACHE_FD))

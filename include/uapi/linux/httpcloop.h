@@ -9,7 +9,9 @@
  * data ever crosses netlink.
  *
  * The protocol grows by adding attributes and commands at the end; existing
- * numbers are frozen. Every command needs CAP_NET_ADMIN.
+ * numbers are frozen. Every command needs CAP_NET_ADMIN; DEV_ADD, DEV_REMOVE
+ * and DEV_CLAIM also need CAP_SYS_ADMIN (EPERM), both in the initial user
+ * namespace. The family exists in the initial network namespace only.
  *
  * Device lifecycle:
  *
