@@ -12,6 +12,8 @@ import re
 import statistics
 import sys
 
+from report import read_kv  # bench/report.py, beside this file
+
 HEADER = "## Booting a whole system from HTTP"
 METHODS = [
     ("local", "local virtio disk (`root=/dev/vda`): the limit"),
@@ -21,16 +23,6 @@ METHODS = [
     ("warm", "httpcloop, warm (cache disk filled by an earlier boot)"),
     ("record", "httpcloop, cold, recording that profile onto a cache disk (not compared)"),
 ]
-
-
-def read_kv(path):
-    values = {}
-    if os.path.exists(path):
-        for line in open(path):
-            if "=" in line:
-                key, value = line.rstrip("\n").split("=", 1)
-                values[key] = value
-    return values
 
 
 def load(raw):

@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <fstream>
 #include <functional>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,6 +209,74 @@ TEST_F(CacheStoreTest, CommitWithNothingQueuedIsANoOp)
 	CacheStore cache = open();
 	EXPECT_NO_THROW(cache.commit());
 	EXPECT_EQ(cache.present_count(), 1u);
+}
+
+// Issue 11, finding 6: a cache directory that others can change must not make the daemon
+// write through links it did not make.
+std::string read_text(const std::filesystem::path& path)
+{
+	std::ifstream file(path);
+	return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+TEST_F(CacheStoreTest, NeverWritesThroughAPlantedRecordLink)
+{
+	std::filesystem::create_directory(image_dir());
+	chmod(image_dir().c_str(), 0700);
+	const auto victim = dir_.path() / "victim";
+	std::ofstream(victim) << "keep";
+	std::filesystem::create_symlink(victim, image_dir() / "present.tmp");
+	EXPECT_THROW(open(), IoError);
+	EXPECT_EQ(read_text(victim), "keep");
+}
+
+TEST_F(CacheStoreTest, RefusesADataFileThatIsALink)
+{
+	std::filesystem::create_directory(image_dir());
+	chmod(image_dir().c_str(), 0700);
+	const auto victim = dir_.path() / "victim";
+	std::ofstream(victim) << "keep";
+	std::filesystem::create_symlink(victim, image_dir() / "data");
+	EXPECT_THROW(open(), IoError);
+	EXPECT_EQ(std::filesystem::file_size(victim), 4u); // not resized to the image
+}
+
+TEST_F(CacheStoreTest, RefusesAnImageDirectoryThatIsALink)
+{
+	const auto elsewhere = dir_.path() / "elsewhere";
+	std::filesystem::create_directory(elsewhere);
+	chmod(elsewhere.c_str(), 0700);
+	std::filesystem::create_directory_symlink(elsewhere, image_dir());
+	EXPECT_THROW(open(), IoError);
+	EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
+}
+
+TEST_F(CacheStoreTest, RefusesAnImageDirectoryOthersMayWrite)
+{
+	std::filesystem::create_directory(image_dir());
+	chmod(image_dir().c_str(), 0777);
+	EXPECT_THROW(open(), IoError);
+	chmod(image_dir().c_str(), 0700);
+	EXPECT_NO_THROW(open());
+}
+
+TEST_F(CacheStoreTest, RefusesACacheDirectoryEveryoneMayWriteUnlessSticky)
+{
+	chmod(dir_.path().c_str(), 0777);
+	EXPECT_THROW(open(), IoError);
+	chmod(dir_.path().c_str(), 01777); // like /tmp: others cannot replace our entries
+	EXPECT_NO_THROW(open());
+	chmod(dir_.path().c_str(), 0700);
+}
+
+TEST_F(CacheStoreTest, RefusesAnImageDirectoryOfAnotherUser)
+{
+	if (geteuid() != 0)
+		GTEST_SKIP() << "needs root to give the directory away";
+	std::filesystem::create_directory(image_dir());
+	chmod(image_dir().c_str(), 0700);
+	ASSERT_EQ(chown(image_dir().c_str(), 65534, 65534), 0);
+	EXPECT_THROW(open(), IoError);
 }
 
 } // namespace

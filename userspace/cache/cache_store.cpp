@@ -25,24 +25,60 @@ constexpr char kRecordName[] = "present";
 constexpr char kRecordTempName[] = "present.tmp";
 constexpr char kLockName[] = "lock";
 
-void make_private_directory(const fs::path& path)
+// The cache directory DIR/<image id>, opened without following a symbolic link at its
+// last component, created (0700) if missing, and accepted only if it is a directory owned
+// by this user that nobody else may write to: a cache anyone else can change could have
+// its files replaced by links that make the daemon overwrite or resize other files.
+// (DIR itself may be shared, e.g. root's /var/cache/httpcloop, but not writable by all.)
+UniqueFd open_private_directory(const fs::path& cache_dir, const std::string& name)
 {
-	if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-		throw_errno("cannot create cache directory " + path.string());
+	UniqueFd parent(::open(cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!parent)
+		throw_errno("cannot open cache directory " + cache_dir.string());
 	struct stat status{};
-	if (::stat(path.c_str(), &status) != 0)
-		throw_errno("cannot stat cache directory " + path.string());
-	if (!S_ISDIR(status.st_mode))
-		throw IoError("cache path " + path.string() + " exists and is not a directory");
+	if (::fstat(parent.get(), &status) != 0)
+		throw_errno("cannot stat cache directory " + cache_dir.string());
+	if ((status.st_mode & S_IWOTH) && !(status.st_mode & S_ISVTX))
+		throw IoError("cache directory " + cache_dir.string() +
+			      " is writable by every user: refusing it (chmod o-w, or choose another --cache)");
+
+	const std::string path = (cache_dir / name).string();
+	if (::mkdirat(parent.get(), name.c_str(), 0700) != 0 && errno != EEXIST)
+		throw_errno("cannot create cache directory " + path);
+	UniqueFd directory(::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (!directory) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			throw IoError("cache path " + path + " is not a directory (a symbolic link or a file): refusing it");
+		throw_errno("cannot open cache directory " + path);
+	}
+	if (::fstat(directory.get(), &status) != 0)
+		throw_errno("cannot stat cache directory " + path);
+	if (status.st_uid != ::geteuid())
+		throw IoError("cache directory " + path + " belongs to user " + std::to_string(status.st_uid) +
+			      ", not to this one (" + std::to_string(::geteuid()) + "): refusing it");
+	if (status.st_mode & (S_IWGRP | S_IWOTH))
+		throw IoError("cache directory " + path + " is writable by other users: refusing it (chmod go-w)");
+	return directory;
 }
 
-UniqueFd take_lock(const fs::path& directory)
+// Opens NAME inside the cache directory, never through a symbolic link.
+UniqueFd open_in(int directory, const char* name, int flags, const fs::path& shown)
 {
-	UniqueFd fd = open_or_throw((directory / kLockName).string(), O_RDWR | O_CREAT, 0600);
+	UniqueFd fd(::openat(directory, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600));
+	if (!fd && errno == ELOOP)
+		throw IoError((shown / name).string() + " is a symbolic link: refusing it");
+	if (!fd && (errno != ENOENT || (flags & O_CREAT)))
+		throw_errno("cannot open " + (shown / name).string());
+	return fd;
+}
+
+UniqueFd take_lock(int directory, const fs::path& shown)
+{
+	UniqueFd fd = open_in(directory, kLockName, O_RDWR | O_CREAT, shown);
 	if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK)
-			throw Error("cache " + directory.string() + " is in use by another httpcloop process");
-		throw_errno("cannot lock cache " + directory.string());
+			throw Error("cache " + shown.string() + " is in use by another httpcloop process");
+		throw_errno("cannot lock cache " + shown.string());
 	}
 	return fd;
 }
@@ -94,12 +130,12 @@ CacheStore CacheStore::open(const fs::path& cache_dir, const Manifest& manifest,
 	store.image_size_ = manifest.image_size;
 	store.block_size_ = manifest.block_size;
 	store.block_count_ = manifest.block_count();
-	make_private_directory(store.directory_);
+	store.directory_fd_ = open_private_directory(cache_dir, to_hex(manifest_id));
 	// Lock before looking at anything else: another process may be mid-commit.
-	store.lock_fd_ = take_lock(store.directory_);
+	store.lock_fd_ = take_lock(store.directory_fd_.get(), store.directory_);
 
 	const std::string data_path = (store.directory_ / kDataName).string();
-	store.data_fd_ = open_or_throw(data_path, O_RDWR | O_CREAT, 0600);
+	store.data_fd_ = open_in(store.directory_fd_.get(), kDataName, O_RDWR | O_CREAT, store.directory_);
 	struct stat status{};
 	if (::fstat(store.data_fd_.get(), &status) != 0)
 		throw_errno("cannot stat " + data_path);
@@ -129,9 +165,7 @@ void CacheStore::load_or_reset_record(const Manifest& manifest, const Sha256& ma
 {
 	const PresentRecordIdentity identity{manifest.block_count(), manifest.block_size, manifest_id};
 	const fs::path record_path = directory_ / kRecordName;
-	UniqueFd fd(::open(record_path.c_str(), O_RDWR | O_CLOEXEC));
-	if (!fd && errno != ENOENT)
-		throw_errno("cannot open " + record_path.string());
+	UniqueFd fd = open_in(directory_fd_.get(), kRecordName, O_RDWR, directory_);
 	if (fd) {
 		std::vector<uint8_t> bytes = read_bounded(fd.get(), present_record::file_size(identity.block_count),
 							  record_path.string());
@@ -161,13 +195,12 @@ void CacheStore::write_fresh_record(const Manifest& manifest, const Sha256& mani
 	// Replace atomically, so a crash leaves either the old record or the new empty one.
 	const fs::path temp_path = directory_ / kRecordTempName;
 	const fs::path record_path = directory_ / kRecordName;
-	UniqueFd temp = open_or_throw(temp_path.string(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	UniqueFd temp = open_in(directory_fd_.get(), kRecordTempName, O_RDWR | O_CREAT | O_TRUNC, directory_);
 	pwrite_all(temp.get(), bytes, 0, temp_path.string());
 	fsync_or_throw(temp.get(), temp_path.string());
-	if (::rename(temp_path.c_str(), record_path.c_str()) != 0)
+	if (::renameat(directory_fd_.get(), kRecordTempName, directory_fd_.get(), kRecordName) != 0)
 		throw_errno("cannot rename " + temp_path.string() + " to " + record_path.string());
-	UniqueFd directory = open_or_throw(directory_.string(), O_RDONLY | O_DIRECTORY);
-	fsync_or_throw(directory.get(), directory_.string());
+	fsync_or_throw(directory_fd_.get(), directory_.string());
 	record_fd_ = std::move(temp); // same inode, now under its final name
 }
 

@@ -31,6 +31,9 @@ class CacheStore {
 public:
 	// Creates DIR/<id>/ (mode 0700) and its files as needed, takes the lock (throws Error
 	// "cache … is in use by another httpcloop process" if another process holds it), and
+	// refuses (IoError) a DIR/<id> that is a symbolic link, belongs to another user or is
+	// writable by others, a DIR writable by all (without the sticky bit), and any of its
+	// files that is a symbolic link. Then it
 	// loads the present record, discarding it with a logged warning unless it matches the
 	// manifest exactly.
 	static CacheStore open(const std::filesystem::path& cache_dir, const Manifest& manifest,
@@ -79,6 +82,7 @@ private:
 	uint64_t image_size_ = 0;
 	uint32_t block_size_ = 0;
 	uint64_t block_count_ = 0;
+	UniqueFd directory_fd_; // DIR/<id>: every file is opened relative to it, never by link
 	UniqueFd lock_fd_;
 	UniqueFd data_fd_;
 	UniqueFd record_fd_;
