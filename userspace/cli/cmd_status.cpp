@@ -87,6 +87,10 @@ std::string to_json(const KeyValues& values)
 
 void print_fetch_details(const KeyValues& daemon)
 {
+	if (number(daemon, "cache_errors") > 0)
+		std::printf("  cache errors: %llu verified blocks could not be written to the cache (full or failing "
+			    "disk; the daemon's log says why)\n",
+			    static_cast<unsigned long long>(number(daemon, "cache_errors")));
 	std::printf("  fetching: %llu in flight, readahead %llu blocks (%llu joined by reads), prefetch %llu blocks%s\n",
 		    static_cast<unsigned long long>(number(daemon, "in_flight")),
 		    static_cast<unsigned long long>(number(daemon, "readahead_blocks")),

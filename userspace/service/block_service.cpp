@@ -262,6 +262,14 @@ void BlockService::on_fetched(FetchResult& result)
 void BlockService::on_decoded(DecodeResult& result)
 {
 	fetcher_.recycle(std::move(result.buffer));
+	if (!result.ok && result.cache_error) {
+		// Not the server's fault, and another download would not fit either.
+		if (stats_.cache_errors++ == 0)
+			log_error(result.error + " (" + cache_.directory().native() +
+				  "): blocks that do not fit cannot be read; free space or choose another --cache");
+		finish(result.block, "block " + std::to_string(result.block) + ": " + result.error);
+		return;
+	}
 	if (!result.ok) {
 		stats_.integrity_errors++;
 		mirrors_.record_failure(result.source, Clock::now());

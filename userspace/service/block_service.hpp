@@ -59,6 +59,7 @@ struct ServiceStats {
 	uint64_t blocks_fetched = 0;    // downloaded, verified and cached
 	uint64_t blocks_failed = 0;     // given up
 	uint64_t integrity_errors = 0;  // downloads that failed verification or decoding
+	uint64_t cache_errors = 0;      // verified blocks the cache could not take (disk full, I/O error)
 	uint64_t in_flight = 0;         // blocks being fetched now
 	uint64_t readahead_blocks = 0;  // fetched by readahead
 	uint64_t readahead_joined = 0;  // demanded while readahead was already fetching them

@@ -41,12 +41,18 @@ void DecodePool::work()
 	// new memory to make progress when the system is short of it.
 	std::vector<uint8_t> plain(manifest_.block_size);
 	while (std::optional<DecodeJob> job = jobs_.pop()) {
-		DecodeResult result{job->block, false, {}, job->source, {}};
+		DecodeResult result{job->block, false, {}, false, job->source, {}};
 		try {
 			std::span<uint8_t> scratch(plain.data(), manifest_.plain_size(job->block));
-			cache_.write_block(job->block, decode_block_view(manifest_, job->block, job->stored, scratch,
-									 PlaintextCheck::by_stored_hash));
-			result.ok = true;
+			std::span<const uint8_t> block =
+				decode_block_view(manifest_, job->block, job->stored, scratch, PlaintextCheck::by_stored_hash);
+			try {
+				cache_.write_block(job->block, block);
+				result.ok = true;
+			} catch (const IoError& e) {
+				result.cache_error = true;
+				result.error = std::string("cannot keep the block in the cache: ") + e.what();
+			}
 		} catch (const std::exception& e) {
 			result.error = e.what();
 		}

@@ -26,6 +26,9 @@ struct DecodeResult {
 	uint64_t block = 0;
 	bool ok = false;
 	std::string error;
+	// The bytes were right but could not be written to the cache (a full or failing
+	// cache disk): the mirror is not to blame, and fetching again would not help.
+	bool cache_error = false;
 	size_t source = 0;
 	std::vector<uint8_t> buffer; // the job's stored bytes' buffer, back for reuse
 };

@@ -24,6 +24,7 @@ std::string service_status_text(const std::string& url, const Sha256& image_id, 
 	    << "blocks_fetched=" << stats.blocks_fetched << '\n'
 	    << "blocks_failed=" << stats.blocks_failed << '\n'
 	    << "integrity_errors=" << stats.integrity_errors << '\n'
+	    << "cache_errors=" << stats.cache_errors << '\n'
 	    << "http_requests=" << stats.http.requests << '\n'
 	    << "http_bytes=" << stats.http.bytes << '\n'
 	    << "http_errors=" << stats.http.errors << '\n'
