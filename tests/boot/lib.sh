@@ -139,23 +139,36 @@ boot_guest() {
 	# An empty APPEND boots from the disks given (a boot loader), not a kernel we pass.
 	[ -z "$append" ] || direct=(-kernel "$BOOT_BUILD/out/vmlinuz" -initrd "${BOOT_INITRD:-$BOOT_BUILD/out/initrd.img}"
 		-append "console=ttyS0 panic=-1 mitigations=off sysctl.kernel.hung_task_timeout_secs=20 $append")
-	# BOOT_TIMING_FILE: the seconds from QEMU's start to the marker's first line go there.
-	local watcher=""
-	if [ -n "${BOOT_TIMING_FILE:-}" ]; then
-		rm -f "$BOOT_TIMING_FILE"
-		(
-			start=$(date +%s%N)
-			until grep -aq '^HCMARK multi-user' "$CONSOLE"; do sleep 0.05; done
-			echo "$(($(date +%s%N) - start))" | awk '{ printf "%.2f\n", $1 / 1e9 }' >"$BOOT_TIMING_FILE"
-		) &
-		watcher=$!
-	fi
-	timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
-		-nodefaults -no-user-config -display none -monitor none -no-reboot \
-		-serial "file:$CONSOLE" "${direct[@]}" \
-		-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$SERVER_IP:80-cmd:socat STDIO TCP:127.0.0.1:$SERVER_PORT" \
-		"$@" </dev/null || rc=$?
+	local attempt watcher=""
+	for attempt in 1 2; do
+		rc=0
+		: >"$CONSOLE"
+		# BOOT_TIMING_FILE: the seconds from QEMU's start to the marker's first line go there.
+		if [ -n "${BOOT_TIMING_FILE:-}" ]; then
+			[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
+			rm -f "$BOOT_TIMING_FILE"
+			(
+				start=$(date +%s%N)
+				until grep -aq '^HCMARK multi-user' "$CONSOLE"; do sleep 0.05; done
+				echo "$(($(date +%s%N) - start))" | awk '{ printf "%.2f\n", $1 / 1e9 }' >"$BOOT_TIMING_FILE"
+			) &
+			watcher=$!
+		fi
+		timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
+			-accel tcg,thread=multi -cpu max -smp 2 -m 1536 \
+			-nodefaults -no-user-config -display none -monitor none -no-reboot \
+			-serial "file:$CONSOLE" "${direct[@]}" \
+			-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$SERVER_IP:80-cmd:socat STDIO TCP:127.0.0.1:$SERVER_PORT" \
+			"$@" </dev/null || rc=$?
+		# As scripts/vm-run does: QEMU's multi-threaded TCG occasionally breaks the guest
+		# kernel's own boot; if it died before our module was even loaded, boot once more.
+		if [ "$attempt" -eq 1 ] && grep -Eq 'Kernel panic|Oops' "$CONSOLE" && ! grep -q 'httpcloop' <(grep -v 'Command line' "$CONSOLE"); then
+			log "boot $name: the guest kernel crashed during its own boot ($(grep -Em1 'Oops|Kernel panic' "$CONSOLE" | tr -d '\r')); booting it once more"
+			cp "$CONSOLE" "$CONSOLE.first-boot"
+			continue
+		fi
+		break
+	done
 	exec {vm_lock}>&-
 	[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
 	log "boot $name ended with status $rc after the console's last line: $(tail -n1 "$CONSOLE" | tr -d '\r')"
