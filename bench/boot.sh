@@ -29,7 +29,7 @@ RTT_MS=${BENCH_BOOT_RTT_MS:-20}
 RATE_MBIT=${BENCH_BOOT_RATE_MBIT:-100}
 export HTTPCLOOP_BOOT_RESULTS=${BENCH_BOOT_CONSOLES:-$RAW/boot-consoles}
 # shellcheck source-path=SCRIPTDIR source=../tests/boot/lib.sh
-source "$HTTPCLOOP_SRC/tests/boot/lib.sh"
+source "$HERE/../tests/boot/lib.sh"
 mkdir -p "$RAW"
 
 prepare_root
@@ -43,7 +43,7 @@ if [ ! -f "$BOOT_BUILD/root.squashfs" ]; then
 	mv "$BOOT_BUILD/root.squashfs.tmp" "$BOOT_BUILD/root.squashfs"
 fi
 ln -s "$BOOT_BUILD/root.squashfs" "$www/root.squashfs"
-"$HTTPCLOOP_SRC/bench/fetchroot-initramfs" "/lib/modules/$KVER" "$BOOT_BUILD/fetchroot.img"
+"$HERE/fetchroot-initramfs" "/lib/modules/$KVER" "$BOOT_BUILD/fetchroot.img"
 
 serve_www "$www"
 nginx_port=$SERVER_PORT
@@ -62,6 +62,8 @@ stored=$(find -L "$www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } EN
 	echo "rate_mbit=$RATE_MBIT"
 	echo "kernel=$KVER"
 	echo "memory_mib=1536"
+	echo "initrd_bytes=$(stat -c %s "$BOOT_BUILD/out/initrd.img")"
+	echo "fetchroot_initrd_bytes=$(stat -c %s "$BOOT_BUILD/fetchroot.img")"
 } >"$RAW/boot-env.txt"
 http_bytes() { awk '{ n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
 
@@ -80,7 +82,11 @@ timed() {
 }
 
 : >"$RAW/boot.txt"
-httpcloop_root="root=httpcloop:$IMAGE_URL#sha256=$IMAGE_SHA httpcloop.pubkey=$PUBKEY_B64"
+# Every method that uses the network gets the same static address: klibc's DHCP client
+# gives up its first try after 2 s and retries at times that vary by seconds under TCG,
+# which would weigh on some boots more than others (DHCP itself is tested by tests/boot).
+static_ip="ip=10.0.2.15::10.0.2.2:255.255.255.0::ens2:off"
+httpcloop_root="root=httpcloop:$IMAGE_URL#sha256=$IMAGE_SHA httpcloop.pubkey=$PUBKEY_B64 $static_ip"
 disk=$RESULTS/cache-disk.img
 cleanup rm -f "$disk" "$www/root.profile"
 started=$SECONDS
@@ -92,7 +98,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	fi
 	t0=$SECONDS
 	timed "$round" local "root=/dev/vda rw" -drive "file=$BOOT_BUILD/out/root.ext4,if=virtio,format=raw,snapshot=on"
-	BOOT_INITRD=$BOOT_BUILD/fetchroot.img timed "$round" download "fetchroot=http://$SERVER_IP/root.squashfs"
+	BOOT_INITRD=$BOOT_BUILD/fetchroot.img timed "$round" download \
+		"fetchroot=http://$SERVER_IP/root.squashfs fetchroot.ip=10.0.2.15/24"
 	timed "$round" cold "$httpcloop_root"
 	rm -f "$disk" "$www/root.profile"
 	truncate -s 1G "$disk"

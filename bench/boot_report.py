@@ -83,6 +83,26 @@ def section(raw):
     def verdict(ok):
         return "yes" if ok else "**no**"
 
+    init_times = {}
+    consoles = os.path.join(raw, "boot-consoles")
+    for method in ("local", "download"):
+        values = []
+        for r in rounds:
+            path = os.path.join(consoles, "%s-%d.console" % (method, r))
+            if os.path.exists(path):
+                found = re.search(r"\[\s*([0-9.]+)\] Run /init as init process", open(path, errors="replace").read())
+                if found:
+                    values.append(float(found.group(1)))
+        init_times[method] = median_of(values)
+    if env.get("initrd_bytes") and env.get("fetchroot_initrd_bytes"):
+        out.append("Read the download reference with care: its initramfs is a small "
+                   "BusyBox one (%s), while every other method boots Debian's initramfs-tools one (%s, "
+                   "`MODULES=most`, udev)%s. The difference is the initramfs, not the data path; a download "
+                   "done by Debian's initramfs would start that much later.\n" % (
+                       mib(int(env["fetchroot_initrd_bytes"])), mib(int(env["initrd_bytes"])),
+                       "; the kernel started its /init at %.1f s instead of %.1f s (medians)" % (
+                           init_times["download"], init_times["local"])
+                       if init_times.get("download") and init_times.get("local") else ""))
     out.append("Targets (issue 10):\n")
     out.append("| target | figure | met |")
     out.append("|---|---:|---|")

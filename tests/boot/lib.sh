@@ -7,8 +7,11 @@
 # shellcheck source-path=SCRIPTDIR source=../vm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
 
-ROOT=$HTTPCLOOP_SRC
-HTTPCLOOP=$ROOT/build/userspace/httpcloop
+# This checkout (scripts, initramfs-tools files); the build under test is HTTPCLOOP_SRC's
+# (the same, or make bench's snapshot of the program and module).
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HTTPCLOOP=$HTTPCLOOP_SRC/build/userspace/httpcloop
+MODULE=$HTTPCLOOP_SRC/kernel/httpcloop.ko
 # What the tests share: the root image, its initramfs, keys. Rebuilt when an input changes.
 BOOT_BUILD=${HTTPCLOOP_BOOT_BUILD:-$ROOT/build/root-boot}
 # Each test's console logs and notes (run-all sets it).
@@ -67,7 +70,7 @@ write_marker_unit() {
 _build_key() {
 	{
 		echo "$1"
-		sha256sum "$HTTPCLOOP" "$ROOT/kernel/httpcloop.ko" "$ROOT"/initramfs-tools/hooks/* \
+		sha256sum "$HTTPCLOOP" "$MODULE" "$ROOT"/initramfs-tools/hooks/* \
 			"$ROOT"/initramfs-tools/scripts/httpcloop "$ROOT"/initramfs-tools/scripts/init-top/* \
 			"$ROOT/scripts/mkroot" "${BASH_SOURCE[0]}" "$VMLINUZ"
 	} | sha256sum | cut -c1-16
@@ -79,7 +82,7 @@ _build_key() {
 prepare_root() {
 	local tree key
 	check test -x "$HTTPCLOOP"
-	check test -f "$ROOT/kernel/httpcloop.ko"
+	check test -f "$MODULE"
 	tree=$("$ROOT/tests/boot/root-tree")
 	key=$(_build_key "$tree")
 	if [ "$(cat "$BOOT_BUILD/.key" 2>/dev/null)" != "$key" ]; then
@@ -95,7 +98,8 @@ prepare_root() {
 		head -c $((3 * 1024 * 1024)) /dev/urandom >"$BOOT_BUILD/tree$TEST_FILE"
 		"$HTTPCLOOP" keygen "$BOOT_BUILD/key.pem" >/dev/null
 		"$HTTPCLOOP" keygen "$BOOT_BUILD/other.pem" >/dev/null
-		"$ROOT/scripts/mkroot" --install --kernel "$VMLINUZ" --sign "$BOOT_BUILD/key.pem" --url "$IMAGE_URL" \
+		"$ROOT/scripts/mkroot" --install --httpcloop "$HTTPCLOOP" --module "$MODULE" --kernel "$VMLINUZ" \
+			--sign "$BOOT_BUILD/key.pem" --url "$IMAGE_URL" \
 			"$BOOT_BUILD/tree" "$BOOT_BUILD/out" >"$BOOT_BUILD/mkroot.out" ||
 			fail "scripts/mkroot failed"
 		echo "$key" >"$BOOT_BUILD/.key"
