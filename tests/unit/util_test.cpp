@@ -1,4 +1,5 @@
 #include "cli/cli_support.hpp"
+#include "daemon/control_socket.hpp"
 #include "test_support.hpp"
 #include "util/atomic_file.hpp"
 #include "util/bounded_queue.hpp"
@@ -8,6 +9,9 @@
 #include "util/small_file.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <cstring>
 #include <fstream>
 #include <thread>
 #include <unistd.h>
@@ -142,6 +146,45 @@ TEST(SmallFile, ReadsUpToItsLimitAndRefusesMore)
 	EXPECT_THROW(read_small_file(dir.path() / "ca", 9, "CA file"), Error);
 	EXPECT_THROW(read_small_file(dir.path(), 100, "CA file"), Error);        // not a regular file
 	EXPECT_THROW(read_small_file(dir.path() / "no", 100, "CA file"), Error); // missing
+}
+
+} // namespace
+} // namespace httpcloop
+
+namespace httpcloop {
+namespace {
+
+// Binds a listening Unix socket at `path` (replacing nothing) and returns it.
+UniqueFd bind_socket(const std::filesystem::path& path)
+{
+	UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	sockaddr_un address{};
+	address.sun_family = AF_UNIX;
+	std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+	EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+	return fd;
+}
+
+// Issue 11, finding 8: after a take-over the newer daemon binds the device's path again;
+// the old daemon, exiting, must not remove the newer one's socket.
+TEST(ControlServer, RemovesOnlyItsOwnSocketWhenItGoes)
+{
+	if (::access("/run", W_OK) != 0)
+		GTEST_SKIP() << "needs a writable /run (root)";
+	test::TempDir dir;
+	const std::filesystem::path path = "/run/httpcloop/unit-test-" + std::to_string(::getpid()) + ".sock";
+	{
+		ControlServer old_server = ControlServer::listen(path);
+		// A newer daemon's socket, put in place under the same name.
+		UniqueFd newer = bind_socket(dir.path() / "newer.sock");
+		std::filesystem::rename(dir.path() / "newer.sock", path);
+	}
+	EXPECT_TRUE(std::filesystem::exists(path)) << "the old server removed the newer socket";
+	std::filesystem::remove(path);
+	{
+		ControlServer server = ControlServer::listen(path);
+	}
+	EXPECT_FALSE(std::filesystem::exists(path)) << "the server left its own socket behind";
 }
 
 } // namespace

@@ -88,20 +88,38 @@ ControlServer ControlServer::listen(std::filesystem::path path)
 	chmod(path.c_str(), 0600);
 	if (::listen(server.listen_fd_.get(), 8) != 0)
 		throw_errno("cannot listen on " + path.native());
+	struct stat status{};
+	if (lstat(path.c_str(), &status) != 0)
+		throw_errno("cannot stat " + path.native());
+	server.device_ = status.st_dev;
+	server.inode_ = status.st_ino;
 	server.path_ = std::move(path);
 	return server;
 }
 
 ControlServer::~ControlServer()
 {
-	if (listen_fd_)
+	// Only our own socket: after a take-over, a newer daemon of the same device may have
+	// bound the path again, and its socket must stay.
+	struct stat status{};
+	if (listen_fd_ && lstat(path_.c_str(), &status) == 0 && S_ISSOCK(status.st_mode) && status.st_dev == device_ &&
+	    status.st_ino == inode_)
 		unlink(path_.c_str());
 }
 
 void ControlServer::serve_one(const std::function<std::string(std::string_view)>& handler)
 {
 	UniqueFd client(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-	if (!client || !wait_readable(client.get(), kClientTimeoutMs))
+	if (!client)
+		return;
+	// Only root or the daemon's own user may ask (the socket's mode says so too; this
+	// holds even if the directory's or the socket's mode were changed).
+	ucred peer{};
+	socklen_t length = sizeof(peer);
+	if (getsockopt(client.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
+	    (peer.uid != 0 && peer.uid != geteuid()))
+		return;
+	if (!wait_readable(client.get(), kClientTimeoutMs))
 		return;
 	std::string request(kMaxMessage, '\0');
 	ssize_t n = recv(client.get(), request.data(), request.size(), 0);

@@ -6,6 +6,8 @@
 
 #include "util/fd.hpp"
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -41,6 +43,9 @@ private:
 	ControlServer() = default;
 	std::filesystem::path path_;
 	UniqueFd listen_fd_;
+	// The socket file we bound: only that one is removed when we go.
+	dev_t device_ = 0;
+	ino_t inode_ = 0;
 };
 
 // Sends `request` to the daemon listening at `path` and returns its reply; nullopt when

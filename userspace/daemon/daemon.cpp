@@ -111,6 +111,8 @@ public:
 	int run(const std::function<void(bool ok, const std::string& text)>& on_online);
 
 private:
+	// The event loop, until detached.
+	void serve(const std::string& device, const std::function<void(bool ok, const std::string& text)>& on_online);
 	void on_kernel_event(const KernelEvent& event);
 	void record_attach();
 	void on_block_done(uint64_t block, std::string_view error);
@@ -157,6 +159,19 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 		log_info("took over " + device + " for " + options_.serve.url);
 	}
 
+	try {
+		serve(device, on_online);
+	} catch (...) {
+		// Whatever went wrong, keep what was fetched: record it before going.
+		service_.flush();
+		throw;
+	}
+	service_.flush();
+	return 0;
+}
+
+void Daemon::serve(const std::string& device, const std::function<void(bool, const std::string&)>& on_online)
+{
 	while (!stop_) {
 		curl_waitfd fds[3] = {
 			{kernel_->fd(), CURL_WAIT_POLLIN, 0},
@@ -194,8 +209,6 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 		if (control_ && fds[2].revents)
 			control_->serve_one([this](std::string_view request) { return handle_control(request); });
 	}
-	service_.flush();
-	return 0;
 }
 
 // Writes how this device was attached, NUL-separated (working directory, then the
