@@ -22,7 +22,8 @@ check() { "$@" || fail "check failed: $*"; }
 # check_eq EXPECTED ACTUAL [WHAT]
 check_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$1', got '$2'"; }
 
-# wait_until SECONDS CMD...: retry CMD every 0.1 s; fail if it never succeeds.
+# wait_until SECONDS CMD...: retry CMD every 0.1 s; fail if it never succeeds. CMD is run
+# again each time, but its arguments were expanded once: wrap a "$(cat FILE)" in a function.
 wait_until() {
 	local deadline=$((SECONDS + $1))
 	shift

@@ -32,9 +32,12 @@ for b in 10 14 18 22 30 40; do
 	dd if="$dev" of="/tmp/read-$b" bs=$bs skip=$b count=1 iflag=direct status=none &
 	pids+=($!)
 done
-wait_until 20 test "$(cat "$sysfs/parked")" -ge 6
+# (a function, so that each retry reads the file again)
+parked_at_least() { [ "$(cat "$sysfs/parked")" -ge "$1" ]; }
+daemon_alive_is() { [ "$(cat "$sysfs/daemon_alive")" = "$1" ]; }
+wait_until 20 parked_at_least 6
 kill -KILL "$old"
-wait_until 20 test "$(cat "$sysfs/daemon_alive")" = 0
+wait_until 20 daemon_alive_is 0
 check_eq 6 "$(cat "$sysfs/parked")" "reads waiting with no daemon"
 
 log "a claim for another image is refused"
