@@ -293,12 +293,15 @@ static void hcl_dead_work(struct work_struct *work)
 int hcl_dev_claim(struct hcl_device *dev, u32 portid, pid_t daemon_pid,
 		  struct netlink_ext_ack *extack)
 {
+	u32 old_portid;
+
 	spin_lock(&dev->lock);
 	if (dev->state == HCL_REMOVING || dev->state == HCL_ADD_FAILED) {
 		spin_unlock(&dev->lock);
 		NL_SET_ERR_MSG(extack, "the device is being removed");
 		return -ENODEV;
 	}
+	old_portid = dev->owner_portid;
 	WRITE_ONCE(dev->owner_portid, portid);
 	WRITE_ONCE(dev->daemon_pid, daemon_pid);
 	dev->owner_dead = false;
@@ -309,6 +312,10 @@ int hcl_dev_claim(struct hcl_device *dev, u32 portid, pid_t daemon_pid,
 	/* dead_work finds an owner and does nothing if it runs anyway. */
 	cancel_delayed_work(&dev->dead_work);
 	mod_delayed_work(hcl_wq, &dev->fetch_work, 0);
+	/* A live old owner (an upgrade) is told, so that it exits. */
+	if (old_portid && old_portid != portid)
+		hcl_netlink_send_released(dev, old_portid,
+					  HTTPCLOOP_RELEASED_CLAIMED);
 	pr_info("%s: taken over by a new daemon (pid %d)\n",
 		dev->disk->disk_name, daemon_pid);
 	return 0;
@@ -608,6 +615,7 @@ static void hcl_dev_destroy(struct hcl_device *dev, bool added)
 int hcl_dev_remove(int index, struct netlink_ext_ack *extack)
 {
 	struct hcl_device *dev = hcl_dev_lookup(index);
+	u32 owner;
 	bool added;
 
 	if (!dev) {
@@ -628,10 +636,14 @@ int hcl_dev_remove(int index, struct netlink_ext_ack *extack)
 	}
 	spin_lock(&dev->lock);
 	WRITE_ONCE(dev->state, HCL_REMOVING);
+	owner = dev->owner_portid;
 	spin_unlock(&dev->lock);
 	if (added)
 		mutex_unlock(&dev->disk->open_mutex);
 
+	/* The owner is told, so that it exits rather than serve nothing. */
+	if (owner)
+		hcl_netlink_send_released(dev, owner, HTTPCLOOP_RELEASED_REMOVED);
 	hcl_dev_destroy(dev, added);
 	return 0;
 }

@@ -108,6 +108,7 @@ int hcl_netlink_init(void);
 void hcl_netlink_exit(void);
 int hcl_netlink_send_fetch(struct hcl_device *dev, u32 portid, u64 block);
 void hcl_netlink_send_online(struct hcl_device *dev, u32 portid, int error);
+void hcl_netlink_send_released(struct hcl_device *dev, u32 portid, u32 reason);
 
 /* sysfs.c */
 extern const struct attribute_group *hcl_disk_attr_groups[];

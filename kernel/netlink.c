@@ -448,6 +448,24 @@ void hcl_netlink_send_online(struct hcl_device *dev, u32 portid, int error)
 	genlmsg_unicast(&init_net, skb, portid);
 }
 
+void hcl_netlink_send_released(struct hcl_device *dev, u32 portid, u32 reason)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = hcl_event_new(dev, HTTPCLOOP_CMD_DEV_RELEASED,
+			    nla_total_size(sizeof(u32)), &hdr);
+	if (!skb)
+		return;
+	if (nla_put_u32(skb, HTTPCLOOP_ATTR_REASON, reason)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	/* Never blocks (a full socket drops it); a daemon that is gone learns nothing. */
+	genlmsg_unicast(&init_net, skb, portid);
+}
+
 static int hcl_netlink_notify(struct notifier_block *nb, unsigned long event,
 			      void *ptr)
 {

@@ -51,6 +51,7 @@ _run_cleanups() {
 # start_nginx ROOT_DIR PORT: serve ROOT_DIR on 127.0.0.1:PORT until stop_nginx (registered
 # as a cleanup). Exports NGINX_ACCESS_LOG (one line per request; its format is nginx's
 # "combined" unless NGINX_LOG_FORMAT gives another, e.g. '$status $body_bytes_sent "$request"').
+# NGINX_SERVER_EXTRA: more directives for the server block (e.g. "limit_rate 256k;").
 # One instance at a time.
 start_nginx() {
 	local root=$1 port=$2 log_format="" log_name=""
@@ -78,6 +79,7 @@ start_nginx() {
 				autoindex off;
 				# nginx sends it only on 200 replies by default; range clients want it on 206 too.
 				add_header Accept-Ranges bytes always;
+				${NGINX_SERVER_EXTRA:-}
 			}
 		}
 	EOF

@@ -26,6 +26,8 @@ check_eq 0 "$(cat "$sysfs/claims")" "claims after attach"
 
 log "the daemon stops answering, reads of missing blocks wait, then it is killed"
 old=$(cat "$sysfs/daemon_pid")
+# Its supervisor first, which would otherwise start a new daemon by itself (t-supervisor).
+kill -KILL "$(awk '{print $4}' "/proc/$old/stat")"
 kill -STOP "$old"
 pids=()
 for b in 10 14 18 22 30 40; do

@@ -30,9 +30,9 @@ constexpr char kLockName[] = "lock";
 // by this user that nobody else may write to: a cache anyone else can change could have
 // its files replaced by links that make the daemon overwrite or resize other files.
 // (DIR itself may be shared, e.g. root's /var/cache/httpcloop, but not writable by all.)
-UniqueFd open_private_directory(const fs::path& cache_dir, const std::string& name)
+UniqueFd open_private_directory(int cache_dir_fd, const fs::path& cache_dir, const std::string& name)
 {
-	UniqueFd parent(::open(cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	UniqueFd parent(::fcntl(cache_dir_fd, F_DUPFD_CLOEXEC, 0));
 	if (!parent)
 		throw_errno("cannot open cache directory " + cache_dir.string());
 	struct stat status{};
@@ -124,13 +124,21 @@ CacheStore CacheStore::open(const fs::path& cache_dir, const Manifest& manifest,
 	fs::create_directories(cache_dir, error);
 	if (error)
 		throw IoError("cannot create cache directory " + cache_dir.string() + ": " + error.message());
+	UniqueFd cache_dir_fd(::open(cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!cache_dir_fd)
+		throw_errno("cannot open cache directory " + cache_dir.string());
+	return open_in_directory(cache_dir_fd.get(), cache_dir, manifest, manifest_id);
+}
 
+CacheStore CacheStore::open_in_directory(int cache_dir_fd, const fs::path& cache_dir, const Manifest& manifest,
+					 const Sha256& manifest_id)
+{
 	CacheStore store;
 	store.directory_ = cache_dir / to_hex(manifest_id);
 	store.image_size_ = manifest.image_size;
 	store.block_size_ = manifest.block_size;
 	store.block_count_ = manifest.block_count();
-	store.directory_fd_ = open_private_directory(cache_dir, to_hex(manifest_id));
+	store.directory_fd_ = open_private_directory(cache_dir_fd, cache_dir, to_hex(manifest_id));
 	// Lock before looking at anything else: another process may be mid-commit.
 	store.lock_fd_ = take_lock(store.directory_fd_.get(), store.directory_);
 
@@ -282,6 +290,8 @@ void CacheStore::commit()
 	std::vector<uint64_t> committing;
 	{
 		std::lock_guard lock(*mutex_);
+		if (handed_over_)
+			return;
 		committing.swap(pending_);
 	}
 	if (committing.empty())
@@ -309,6 +319,31 @@ void CacheStore::commit()
 			   (directory_ / kRecordName).string());
 	}
 	fdatasync_or_throw(record_fd_.get(), (directory_ / kRecordName).string());
+}
+
+void CacheStore::hand_over()
+{
+	commit();
+	{
+		std::lock_guard lock(*mutex_);
+		handed_over_ = true;
+	}
+	if (::flock(lock_fd_.get(), LOCK_UN) != 0)
+		throw_errno("cannot unlock cache " + directory_.string());
+}
+
+void CacheStore::take_back()
+{
+	if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			throw Error("cache " + directory_.string() + " was taken by another httpcloop process");
+		throw_errno("cannot lock cache " + directory_.string());
+	}
+	{
+		std::lock_guard lock(*mutex_);
+		handed_over_ = false;
+	}
+	commit();
 }
 
 } // namespace httpcloop

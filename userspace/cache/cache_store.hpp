@@ -38,6 +38,10 @@ public:
 	// manifest exactly.
 	static CacheStore open(const std::filesystem::path& cache_dir, const Manifest& manifest,
 			       const Sha256& manifest_id);
+	// The same, with DIR already open as `cache_dir_fd` (`cache_dir` names it in
+	// messages): for a daemon restarted where DIR's path no longer leads to it.
+	static CacheStore open_in_directory(int cache_dir_fd, const std::filesystem::path& cache_dir,
+					    const Manifest& manifest, const Sha256& manifest_id);
 
 	CacheStore(CacheStore&&) noexcept;
 	CacheStore& operator=(CacheStore&&) noexcept;
@@ -57,6 +61,14 @@ public:
 	// fdatasync()s it.
 	void commit();
 	size_t pending_commit() const;
+	// An upgrade in place (`httpcloop restart`): commits, then stops writing the record
+	// (commit() keeps queued blocks queued) and releases the lock, so that the new
+	// daemon can open the cache while this one still answers the kernel. Blocks written
+	// afterwards go to `data` only; the new daemon fetches them again at worst.
+	void hand_over();
+	// Undoes hand_over() when the new daemon failed: takes the lock again and commits.
+	// Throws Error if another process holds the lock by now.
+	void take_back();
 	// Drops a block whose cached plaintext failed re-verification: clears its bit on disk
 	// (synced) and in memory, so it is fetched again. Only while nothing serves the cache.
 	void forget(uint64_t index);
@@ -93,6 +105,7 @@ private:
 	std::vector<uint8_t> present_; // readable now: holes, queued and durable blocks
 	std::vector<uint8_t> durable_; // exactly the record's bitmap on disk
 	std::vector<uint64_t> pending_; // queued for the next commit
+	bool handed_over_ = false;      // hand_over(): the record is another process's now
 	uint64_t present_count_ = 0;
 };
 

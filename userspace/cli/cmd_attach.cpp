@@ -1,6 +1,7 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/device_arg.hpp"
+#include "cli/recorded_attach.hpp"
 #include "cli/serve_options.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/daemon.hpp"
@@ -38,7 +39,12 @@ const std::string_view attach_help =
 	"  --no-mlock         do not lock the daemon in memory\n"
 	"  -h, --help         show this help\n"
 	"\n"
-	"SIGTERM detaches (unless the device is mounted); see also `httpcloop detach`.\n";
+	"The daemon runs under a small supervisor: if it dies (killed, crashed), a new one\n"
+	"takes the device over within a second or so, as with --recover. With --foreground\n"
+	"there is no supervisor (a service manager restarts it).\n"
+	"\n"
+	"SIGTERM detaches (unless the device is mounted); see also `httpcloop detach`, and\n"
+	"`httpcloop restart` to replace a running daemon with a new version.\n";
 
 namespace {
 
@@ -71,30 +77,31 @@ std::optional<int> parse_attach(int argc, char** argv, AttachOptions& options, s
 	});
 }
 
-// The options of the attach that made device `index`, from its record: that attach's
-// working directory (entered, so that relative paths mean what they meant) and arguments.
-AttachOptions recorded_attach(uint32_t index)
+} // namespace
+
+AttachOptions recorded_attach(uint32_t index, std::string_view verb)
 {
+	const std::string cannot = "cannot " + std::string(verb) + " " + device_path(index) + ": ";
 	const std::filesystem::path path = attach_record_path(index);
 	std::string text;
 	try {
 		text = read_small_file(path, kMaxRecordBytes, "attach record");
 	} catch (const Error& e) {
-		throw Error("cannot recover " + device_path(index) + ": " + e.what() +
+		throw Error(cannot + e.what() +
 			    " (it is written when `httpcloop attach` adds a device)");
 	}
 	std::vector<std::string> items;
 	for (size_t start = 0; start < text.size();) {
 		size_t end = text.find('\0', start);
 		if (end == std::string::npos)
-			throw Error("cannot recover " + device_path(index) + ": " + path.native() + " is damaged");
+			throw Error(cannot + path.native() + " is damaged");
 		items.push_back(text.substr(start, end - start));
 		start = end + 1;
 	}
 	if (items.size() < 2)
-		throw Error("cannot recover " + device_path(index) + ": " + path.native() + " is damaged");
+		throw Error(cannot + path.native() + " is damaged");
 	if (::chdir(items[0].c_str()) != 0)
-		throw_errno("cannot recover " + device_path(index) + ": cannot enter " + items[0] +
+		throw_errno(cannot + "cannot enter " + items[0] +
 			    ", the directory it was attached from");
 
 	std::vector<char*> argv;
@@ -108,13 +115,11 @@ AttachOptions recorded_attach(uint32_t index)
 	std::optional<int> first_operand =
 		parse_attach(static_cast<int>(argv.size() - 1), argv.data(), options, nested);
 	if (!first_operand || nested || static_cast<int>(argv.size() - 1) - *first_operand != 1)
-		throw Error("cannot recover " + device_path(index) + ": " + path.native() + " holds no attach command");
+		throw Error(cannot + path.native() + " holds no attach command");
 	options.serve.url = argv[*first_operand];
 	options.command_line = std::move(items);
 	return options;
 }
-
-} // namespace
 
 int run_attach(int argc, char** argv)
 {
@@ -139,7 +144,7 @@ int run_attach(int argc, char** argv)
 			throw UsageError("--recover takes the device only: the URL and options are those of the original attach");
 		const bool foreground = options.serve.foreground;
 		const bool lock_memory = options.lock_memory;
-		options = recorded_attach(*recover);
+		options = recorded_attach(*recover, "recover");
 		options.serve.foreground = options.serve.foreground || foreground;
 		options.lock_memory = options.lock_memory && lock_memory;
 		options.recover_index = recover;

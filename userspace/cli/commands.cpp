@@ -14,6 +14,8 @@ const std::array kCommands = {
 	Command{"attach", "attach an image published over HTTP as /dev/httpcloopN (starts its daemon)",
 		attach_help, run_attach},
 	Command{"detach", "remove a device and stop its daemon", detach_help, run_detach},
+	Command{"restart", "replace a device's running daemon with a new one (an upgrade), no read failing",
+		restart_help, run_restart},
 	Command{"status", "show devices and FUSE mounts: cache, blocks and bytes fetched, errors", status_help,
 		run_status},
 	Command{"verify", "check every block of a published image, or of a local cache of it", verify_help,

@@ -30,6 +30,8 @@ int run_prefetch(int argc, char** argv);
 extern const std::string_view prefetch_help;
 int run_mount_fuse(int argc, char** argv);
 extern const std::string_view mount_fuse_help;
+int run_restart(int argc, char** argv);
+extern const std::string_view restart_help;
 int run_detach(int argc, char** argv);
 extern const std::string_view detach_help;
 int run_status(int argc, char** argv);

@@ -3,6 +3,7 @@
 #include "crypto/sha256.hpp"
 #include "util/error.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,9 +44,29 @@ bool wait_readable(int fd, int timeout_ms)
 
 } // namespace
 
+std::filesystem::path run_directory()
+{
+	return kRunDirectory;
+}
+
+UniqueFd open_run_directory()
+{
+	if (mkdir(kRunDirectory, 0700) != 0 && errno != EEXIST)
+		throw_errno(std::string("cannot create ") + kRunDirectory);
+	UniqueFd fd(::open(kRunDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!fd)
+		throw_errno(std::string("cannot open ") + kRunDirectory);
+	return fd;
+}
+
+std::string control_socket_name(uint32_t device_index)
+{
+	return "httpcloop" + std::to_string(device_index) + ".sock";
+}
+
 std::filesystem::path control_socket_path(uint32_t device_index)
 {
-	return std::filesystem::path(kRunDirectory) / ("httpcloop" + std::to_string(device_index) + ".sock");
+	return std::filesystem::path(kRunDirectory) / control_socket_name(device_index);
 }
 
 std::filesystem::path attach_record_path(uint32_t device_index)
@@ -77,23 +98,46 @@ ControlServer ControlServer::listen(std::filesystem::path path)
 {
 	if (mkdir(kRunDirectory, 0700) != 0 && errno != EEXIST)
 		throw_errno(std::string("cannot create ") + kRunDirectory);
+	const std::filesystem::path parent = path.parent_path().empty() ? "." : path.parent_path();
+	UniqueFd directory(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!directory)
+		throw_errno("cannot open " + parent.native());
+	return listen_in(directory.get(), path.filename().native(), path);
+}
+
+ControlServer ControlServer::listen_in(int directory, const std::string& name, std::filesystem::path shown)
+{
 	ControlServer server;
+	server.directory_ = UniqueFd(fcntl(directory, F_DUPFD_CLOEXEC, 0));
+	if (!server.directory_)
+		throw_errno("cannot hold the directory of " + shown.native());
 	server.listen_fd_ = UniqueFd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 	if (!server.listen_fd_)
 		throw_errno("control socket");
-	sockaddr_un address = socket_address(path);
-	unlink(path.c_str()); // a previous daemon for this device is gone (the kernel gave us its index)
-	if (bind(server.listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
-		throw_errno("cannot bind " + path.native());
-	chmod(path.c_str(), 0600);
+	sockaddr_un address = socket_address(name);
+	// A previous daemon for this device is gone, or is handing it over to us.
+	unlinkat(directory, name.c_str(), 0);
+	// bind() takes a path only: name it relative to the directory, entered for the call.
+	UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+	if (fchdir(directory) != 0)
+		throw_errno("cannot enter the directory of " + shown.native());
+	int bound = bind(server.listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address));
+	int bind_errno = errno;
+	if (cwd && fchdir(cwd.get()) != 0 && chdir("/") != 0) {
+		// Nowhere better to be; the daemon uses no relative path.
+	}
+	if (bound != 0)
+		throw_errno("cannot bind " + shown.native(), bind_errno);
+	fchmodat(directory, name.c_str(), 0600, 0);
 	if (::listen(server.listen_fd_.get(), 8) != 0)
-		throw_errno("cannot listen on " + path.native());
+		throw_errno("cannot listen on " + shown.native());
 	struct stat status{};
-	if (lstat(path.c_str(), &status) != 0)
-		throw_errno("cannot stat " + path.native());
+	if (fstatat(directory, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0)
+		throw_errno("cannot stat " + shown.native());
 	server.device_ = status.st_dev;
 	server.inode_ = status.st_ino;
-	server.path_ = std::move(path);
+	server.name_ = name;
+	server.path_ = std::move(shown);
 	return server;
 }
 
@@ -102,9 +146,10 @@ ControlServer::~ControlServer()
 	// Only our own socket: after a take-over, a newer daemon of the same device may have
 	// bound the path again, and its socket must stay.
 	struct stat status{};
-	if (listen_fd_ && lstat(path_.c_str(), &status) == 0 && S_ISSOCK(status.st_mode) && status.st_dev == device_ &&
-	    status.st_ino == inode_)
-		unlink(path_.c_str());
+	if (listen_fd_ && directory_ &&
+	    fstatat(directory_.get(), name_.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(status.st_mode) &&
+	    status.st_dev == device_ && status.st_ino == inode_)
+		unlinkat(directory_.get(), name_.c_str(), 0);
 }
 
 void ControlServer::serve_one(const std::function<std::string(std::string_view)>& handler)

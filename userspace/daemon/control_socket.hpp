@@ -17,7 +17,12 @@
 
 namespace httpcloop {
 
+// /run/httpcloop: the kernel daemons' sockets and attach records, and the FUSE
+// variant's sockets. Created (0700) if missing.
+std::filesystem::path run_directory();
+UniqueFd open_run_directory();
 std::filesystem::path control_socket_path(uint32_t device_index);
+std::string control_socket_name(uint32_t device_index);
 // Where `attach` records how device N was attached (its working directory and
 // arguments), for `attach --recover` to start a daemon that takes the device over.
 std::filesystem::path attach_record_path(uint32_t device_index);
@@ -30,6 +35,10 @@ class ControlServer {
 public:
 	// Creates /run/httpcloop (0700) and listens at `path`, replacing a stale socket.
 	static ControlServer listen(std::filesystem::path path);
+	// Listens at `name` inside the open directory `directory` (for a daemon whose paths
+	// may no longer lead there: a root daemon restarted after switch_root). `shown` is
+	// the path used in messages.
+	static ControlServer listen_in(int directory, const std::string& name, std::filesystem::path shown);
 	ControlServer(ControlServer&&) noexcept = default;
 	ControlServer& operator=(ControlServer&&) noexcept = default;
 	~ControlServer();
@@ -41,7 +50,9 @@ public:
 
 private:
 	ControlServer() = default;
-	std::filesystem::path path_;
+	std::filesystem::path path_; // for messages
+	UniqueFd directory_;
+	std::string name_;
 	UniqueFd listen_fd_;
 	// The socket file we bound: only that one is removed when we go.
 	dev_t device_ = 0;

@@ -3,6 +3,7 @@
 #include "cache/cache_store.hpp"
 #include "crypto/sha256.hpp"
 #include "daemon/control_socket.hpp"
+#include "daemon/supervisor.hpp"
 #include "fetch/http_get.hpp"
 #include "format/manifest.hpp"
 #include "kernel/kernel_link.hpp"
@@ -11,11 +12,14 @@
 #include "service/status_text.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
+#include "util/kv_text.hpp"
 #include "util/fd.hpp"
 #include "util/kmsg_sink.hpp"
 #include "util/log.hpp"
 #include "util/process_mark.hpp"
 #include "util/syslog_sink.hpp"
+
+#include <linux/httpcloop.h>
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -25,6 +29,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -96,11 +101,22 @@ UniqueFd block_signals()
 	return fd;
 }
 
+// What every daemon of a device keeps open from the start, so that a daemon restarted
+// after switch_root (whose paths lead into the emptied initramfs) still reaches them.
+struct DaemonAnchors {
+	UniqueFd run_directory; // /run/httpcloop: control socket, attach record
+	UniqueFd cache_directory; // --cache DIR
+};
+
+// How long a daemon that handed its cache over (`httpcloop restart`) waits for the new
+// daemon's claim before it takes the cache back and serves on.
+constexpr auto kHandoverTimeout = std::chrono::seconds(60);
+
 class Daemon {
 public:
-	Daemon(const AttachOptions& options, LoadedImage image, CacheStore cache)
+	Daemon(const AttachOptions& options, LoadedImage image, CacheStore cache, int run_directory)
 		: options_(options), manifest_(std::move(image.manifest)), image_id_(image.id),
-		  cache_(std::move(cache)), signals_(block_signals()),
+		  cache_(std::move(cache)), run_directory_(run_directory), signals_(block_signals()),
 		  service_(options.serve.service_options(image.id), manifest_, cache_,
 			   [this](uint64_t block, std::string_view error) { on_block_done(block, error); })
 	{
@@ -119,11 +135,15 @@ private:
 	bool try_detach(std::string& error);
 	std::string status_report();
 	std::string handle_control(std::string_view request);
+	std::string hand_over();
+	void take_back(const std::string& why);
+	void listen_for_control();
 
 	AttachOptions options_;
 	Manifest manifest_;
 	Sha256 image_id_;
 	CacheStore cache_;
+	int run_directory_;
 	// Before service_: its decode threads inherit the signal mask of the thread that
 	// starts them, and a SIGTERM delivered to a thread that does not block it would kill
 	// the daemon (default action) instead of reaching the signalfd and detaching.
@@ -134,6 +154,8 @@ private:
 	uint32_t index_ = 0;
 	bool online_ = false;
 	bool stop_ = false;
+	// Set while the cache is handed over to a new daemon that has not claimed yet.
+	std::optional<std::chrono::steady_clock::time_point> handover_deadline_;
 };
 
 int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
@@ -154,7 +176,7 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 	start_background_work(service_, options_.serve, image_id_);
 	if (options_.recover_index) {
 		online_ = true;
-		control_.emplace(ControlServer::listen(control_socket_path(index_)));
+		listen_for_control();
 		on_online(true, device);
 		log_info("took over " + device + " for " + options_.serve.url);
 	}
@@ -188,7 +210,7 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 					return;
 				}
 				online_ = true;
-				control_.emplace(ControlServer::listen(control_socket_path(index_)));
+				listen_for_control();
 				record_attach();
 				on_online(true, device);
 				log_info("serving " + options_.serve.url + " as " + device);
@@ -197,6 +219,9 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 			on_kernel_event(event);
 		});
 		service_.process();
+		if (handover_deadline_ && std::chrono::steady_clock::now() > *handover_deadline_)
+			take_back("no new daemon took " + device + " over within " +
+				  std::to_string(kHandoverTimeout.count()) + " s");
 
 		if (fds[1].revents) {
 			signalfd_siginfo info{};
@@ -223,18 +248,65 @@ void Daemon::record_attach()
 		text += '\0';
 	}
 	try {
-		write_file_atomically(attach_record_path(index_),
-				      std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0600);
+		const std::filesystem::path path = attach_record_path(index_);
+		write_file_atomically_at(run_directory_, path.filename().native(), path,
+					 std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0600);
 	} catch (const Error& e) {
 		log_warning(std::string("cannot record the attach for --recover: ") + e.what());
 	}
 }
 
+void Daemon::listen_for_control()
+{
+	control_.emplace(ControlServer::listen_in(run_directory_, control_socket_name(index_), control_socket_path(index_)));
+}
+
 void Daemon::on_kernel_event(const KernelEvent& event)
 {
-	if (event.kind != KernelEvent::Kind::fetch || event.index != index_)
+	if (event.index != index_)
 		return;
-	service_.request(event.block);
+	if (event.kind == KernelEvent::Kind::fetch) {
+		service_.request(event.block);
+	} else if (event.kind == KernelEvent::Kind::released) {
+		const std::string device = "/dev/httpcloop" + std::to_string(index_);
+		if (event.reason == HTTPCLOOP_RELEASED_CLAIMED) {
+			// The cache is the new daemon's now (hand_over() stopped our record).
+			log_info(device + " was taken over by a new daemon; this one exits");
+		} else {
+			log_info(device + " was removed; the daemon exits");
+			service_.flush();
+		}
+		stop_ = true;
+	}
+}
+
+// `httpcloop restart`: the new daemon, its manifest loaded, asks for the cache. Ours is
+// committed and unlocked; we go on answering the kernel until the new daemon claims the
+// device (DEV_RELEASED), or take the cache back if it never does.
+std::string Daemon::hand_over()
+{
+	if (handover_deadline_)
+		return "ok=0\nerror=a hand-over is already under way\n";
+	try {
+		cache_.hand_over();
+	} catch (const Error& e) {
+		return std::string("ok=0\nerror=") + e.what() + "\n";
+	}
+	handover_deadline_ = std::chrono::steady_clock::now() + kHandoverTimeout;
+	log_info("handing /dev/httpcloop" + std::to_string(index_) + " over to a new daemon");
+	return "ok=1\npid=" + std::to_string(getpid()) + "\n";
+}
+
+void Daemon::take_back(const std::string& why)
+{
+	handover_deadline_.reset();
+	try {
+		cache_.take_back();
+		log_warning(why + "; serving on");
+	} catch (const Error& e) {
+		log_error(why + ", and the cache cannot be taken back: " + e.what() +
+			  "; serving on without recording fetched blocks");
+	}
 }
 
 void Daemon::on_block_done(uint64_t block, std::string_view error)
@@ -278,7 +350,128 @@ std::string Daemon::handle_control(std::string_view request)
 		std::string error;
 		return try_detach(error) ? "ok=1\n" : "ok=0\nerror=" + error + "\n";
 	}
+	if (request == "handover")
+		return hand_over();
+	if (request == "take-back") {
+		if (handover_deadline_)
+			take_back("the new daemon failed to take the device over");
+		return "ok=1\n";
+	}
 	return "ok=0\nerror=unknown request\n";
+}
+
+
+// `httpcloop restart`: the device's running daemon hands its cache over to this process,
+// or, if this process fails before its claim, gets it back.
+class HandoverRequest {
+public:
+	explicit HandoverRequest(uint32_t index) : index_(index)
+	{
+		const std::string device = "/dev/httpcloop" + std::to_string(index);
+		std::optional<std::string> reply = control_request(control_socket_path(index), "handover");
+		if (!reply)
+			throw Error("no daemon serves " + device + " (use `httpcloop attach --recover " + device +
+				    "` to start one)");
+		KeyValues answer = parse_key_values(*reply);
+		if (answer["ok"] != "1")
+			throw Error("the daemon of " + device + " refused to hand it over: " + answer["error"]);
+		old_pid_ = answer["pid"];
+	}
+	HandoverRequest(const HandoverRequest&) = delete;
+	HandoverRequest& operator=(const HandoverRequest&) = delete;
+	~HandoverRequest()
+	{
+		if (done_)
+			return;
+		try {
+			control_request(control_socket_path(index_), "take-back");
+		} catch (const std::exception&) {
+			// It takes the cache back by itself after kHandoverTimeout.
+		}
+	}
+	void done() { done_ = true; }
+
+private:
+	uint32_t index_;
+	std::string old_pid_;
+	bool done_ = false;
+};
+
+DaemonAnchors open_anchors(const AttachOptions& options)
+{
+	DaemonAnchors anchors;
+	anchors.run_directory = open_run_directory();
+	anchors.cache_directory = UniqueFd(::open(options.serve.cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!anchors.cache_directory)
+		throw_errno("cannot open cache directory " + options.serve.cache_dir.string());
+	return anchors;
+}
+
+// Leaves the terminal: from now on the process speaks through syslog (the kernel log for
+// a root daemon).
+void leave_terminal(bool root_daemon)
+{
+	route_daemon_log(root_daemon);
+	UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+	for (int fd = 0; fd <= 2; fd++)
+		dup2(null_fd.get(), fd);
+}
+
+// One worker of the supervisor (daemon/supervisor.hpp). The first serves with the cache
+// the attach opened and reports to `report_fd`; later ones take device `index` over.
+int run_worker(const AttachOptions& options, const LoadedImage& image, std::optional<CacheStore>& first_cache,
+	       const DaemonAnchors& anchors, unsigned restart, uint32_t index, int report_fd)
+{
+	// Memory locks are not inherited across fork.
+	if (options.lock_memory)
+		protect_from_memory_pressure();
+	UniqueFd report(report_fd);
+	auto send_report = [&](const std::string& text) {
+		if (!report)
+			return;
+		std::string line = text + "\n";
+		[[maybe_unused]] ssize_t n = write(report.get(), line.data(), line.size());
+		report.reset();
+	};
+	AttachOptions worker_options = options;
+	std::optional<CacheStore> cache;
+	try {
+		if (restart == 0) {
+			cache = std::move(first_cache);
+		} else {
+			worker_options.recover_index = index;
+			worker_options.handover = false;
+			cache = CacheStore::open_in_directory(anchors.cache_directory.get(), options.serve.cache_dir,
+							      image.manifest, image.id);
+		}
+		Daemon daemon(worker_options, image, std::move(*cache), anchors.run_directory.get());
+		bool online = false;
+		daemon.run([&](bool ok, const std::string& text) {
+			send_report(text);
+			online = ok;
+			if (ok && restart == 0)
+				leave_terminal(options.root_daemon);
+		});
+		return online ? kWorkerFinished : kWorkerNothingToServe;
+	} catch (const KernelError& e) {
+		if (restart > 0 && e.errnum == ENODEV) {
+			log_info(std::string(e.what()) + ": nothing left to serve");
+			return kWorkerNothingToServe;
+		}
+		if (report) {
+			send_report(e.what());
+			return kWorkerNothingToServe;
+		}
+		log_error(e.what());
+		return kWorkerFailed;
+	} catch (const std::exception& e) {
+		if (report) {
+			send_report(e.what());
+			return kWorkerNothingToServe;
+		}
+		log_error(e.what());
+		return kWorkerFailed;
+	}
 }
 
 } // namespace
@@ -286,18 +479,25 @@ std::string Daemon::handle_control(std::string_view request)
 int run_attach(const AttachOptions& options)
 {
 	LoadedImage image = load_image(options.serve.urls(), options.serve.trust);
-	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
-	verify_cache_if_asked(cache, image.manifest, options.serve);
+	std::optional<HandoverRequest> handover;
+	if (options.handover)
+		handover.emplace(*options.recover_index);
+	std::optional<CacheStore> cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
+	verify_cache_if_asked(*cache, image.manifest, options.serve);
+	DaemonAnchors anchors = open_anchors(options);
 
 	if (options.serve.foreground) {
+		// A service manager supervises a daemon in the foreground.
 		if (options.lock_memory)
 			protect_from_memory_pressure();
 		if (options.root_daemon)
 			become_root_storage_daemon();
-		Daemon daemon(options, std::move(image), std::move(cache));
+		Daemon daemon(options, std::move(image), std::move(*cache), anchors.run_directory.get());
 		bool failed = false;
 		daemon.run([&](bool ok, const std::string& text) {
 			if (ok) {
+				if (handover)
+					handover->done();
 				std::cout << text << std::endl;
 			} else {
 				std::cerr << "httpcloop: " << text << std::endl;
@@ -307,8 +507,8 @@ int run_attach(const AttachOptions& options)
 		return failed ? 1 : 0;
 	}
 
-	// Background: the child reports the device path (or an error) through a pipe,
-	// so that `attach` returns only once the device can be mounted.
+	// Background: the supervisor's first worker reports the device path (or an error)
+	// through a pipe, so that `attach` returns only once the device can be mounted.
 	int pipe_fds[2];
 	if (pipe2(pipe_fds, O_CLOEXEC) != 0)
 		throw_errno("pipe");
@@ -318,13 +518,18 @@ int run_attach(const AttachOptions& options)
 		throw_errno("fork");
 	if (pid > 0) {
 		report_write.reset();
+		cache.reset();
 		std::string report;
 		char buffer[512];
 		ssize_t n;
-		while ((n = read(report_read.get(), buffer, sizeof(buffer))) > 0 || (n < 0 && errno == EINTR))
+		// One line, or nothing if the daemon died first.
+		while (report.find('\n') == std::string::npos &&
+		       ((n = read(report_read.get(), buffer, sizeof(buffer))) > 0 || (n < 0 && errno == EINTR)))
 			if (n > 0)
 				report.append(buffer, static_cast<size_t>(n));
 		if (report.rfind("/dev/", 0) == 0) {
+			if (handover)
+				handover->done();
 			std::cout << report << std::flush;
 			return 0;
 		}
@@ -333,28 +538,33 @@ int run_attach(const AttachOptions& options)
 		return 1;
 	}
 
+	// The supervisor. Its copy of the hand-over request belongs to the caller.
+	if (handover)
+		handover->done();
 	report_read.reset();
 	setsid();
-	int status = 1;
+	int status = kWorkerFailed;
 	try {
 		if (options.lock_memory)
 			protect_from_memory_pressure();
 		if (options.root_daemon)
 			become_root_storage_daemon();
-		Daemon daemon(options, std::move(image), std::move(cache));
-		status = daemon.run([&](bool ok, const std::string& text) {
-			std::string line = text + "\n";
+		SupervisorHooks hooks;
+		hooks.run_worker = [&](unsigned restart, uint32_t index, int report_fd) {
+			// The caller's pipe is the supervisor's to write and close: a worker
+			// holding it open would keep `attach` waiting.
+			report_write.reset();
+			return run_worker(options, image, cache, anchors, restart, index, report_fd);
+		};
+		hooks.on_report = [&](const std::string& line) {
 			[[maybe_unused]] ssize_t n = write(report_write.get(), line.data(), line.size());
 			report_write.reset();
-			if (!ok)
-				return;
-			// Detach from the terminal: from now on the daemon speaks through syslog
-			// (the kernel log for a root daemon).
-			route_daemon_log(options.root_daemon);
-			UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-			for (int fd = 0; fd <= 2; fd++)
-				dup2(null_fd.get(), fd);
-		});
+			// The first worker has the cache (and its lock) now; the supervisor keeps none.
+			cache.reset();
+			if (line.rfind("/dev/", 0) == 0)
+				leave_terminal(options.root_daemon);
+		};
+		status = supervise(hooks);
 	} catch (const std::exception& e) {
 		if (report_write) {
 			std::string line = std::string(e.what()) + "\n";

@@ -26,6 +26,9 @@ struct AttachOptions {
 	bool root_daemon = false;
 	// --recover: take over this existing device (its daemon died) instead of adding one.
 	std::optional<uint32_t> recover_index;
+	// `httpcloop restart`: the device's daemon is alive; it hands the cache over before
+	// this one claims the device (with recover_index).
+	bool handover = false;
 	// How this attach was asked for (working directory, then the arguments after
 	// "attach"): recorded once the device is online, for a later `attach --recover`.
 	std::vector<std::string> command_line;

@@ -109,6 +109,10 @@ struct KernelLink::Impl {
 						  ? static_cast<int>(nla_get_u32(attrs[HTTPCLOOP_ATTR_ERRNO]))
 						  : 0});
 			break;
+		case HTTPCLOOP_CMD_DEV_RELEASED:
+			events.push_back({KernelEvent::Kind::released, index, 0, 0,
+					  attrs[HTTPCLOOP_ATTR_REASON] ? nla_get_u32(attrs[HTTPCLOOP_ATTR_REASON]) : 0});
+			break;
 		default:
 			break;
 		}
@@ -179,8 +183,10 @@ struct KernelLink::Impl {
 		}
 		waiting_seq = 0;
 		if (error != 0)
-			throw Error(std::string(what) + ": " + (error_message.empty() ? strerror(error) : error_message) +
-				    " (" + strerror(error) + ")");
+			throw KernelError(std::string(what) + ": " +
+						  (error_message.empty() ? strerror(error) : error_message) + " (" +
+						  strerror(error) + ")",
+					  error);
 	}
 };
 

@@ -32,10 +32,12 @@ struct DeviceConfig {
 };
 
 struct KernelEvent {
-	enum class Kind { fetch, online } kind;
+	// released: this socket no longer owns the device (DEV_RELEASED); `reason` says why.
+	enum class Kind { fetch, online, released } kind;
 	uint32_t index = 0;
 	uint64_t block = 0; // fetch
 	int error = 0;      // online: add_disk failed with this errno
+	uint32_t reason = 0; // released: HTTPCLOOP_RELEASED_*
 };
 
 class KernelLink {

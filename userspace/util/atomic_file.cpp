@@ -52,6 +52,12 @@ void write_file_atomically(const std::filesystem::path& path, std::span<const ui
 	AnchoredFile(path).write_atomically(bytes, mode);
 }
 
+void write_file_atomically_at(int directory_fd, const std::string& name, const std::filesystem::path& shown,
+			      std::span<const uint8_t> bytes, unsigned mode)
+{
+	replace_in_directory(directory_fd, name, shown, bytes, mode);
+}
+
 AnchoredFile::AnchoredFile(const std::filesystem::path& path)
 	: path_(path), name_(path.filename().string())
 {

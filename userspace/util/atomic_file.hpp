@@ -13,6 +13,10 @@ namespace httpcloop {
 // complete new one: write a temporary file beside it, fsync, rename, fsync the directory.
 void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes, unsigned mode = 0644);
 
+// The same for `name` inside the open directory `directory_fd` (`shown` names it in messages).
+void write_file_atomically_at(int directory_fd, const std::string& name, const std::filesystem::path& shown,
+			      std::span<const uint8_t> bytes, unsigned mode = 0644);
+
 // A file to be rewritten atomically again and again, inside a directory opened once.
 // Writing keeps working when the directory's path no longer leads to it: a daemon serving
 // the root file system outlives the initramfs whose paths it was started with (after

@@ -37,6 +37,12 @@ struct HttpError : Error {
 	using Error::Error;
 };
 
+// The kernel refused a netlink request; `errnum` is its positive errno.
+struct KernelError : Error {
+	KernelError(const std::string& message, int errnum) : Error(message), errnum(errnum) {}
+	int errnum;
+};
+
 // Throws IoError("<what>: <strerror(errnum)>").
 [[noreturn]] void throw_errno(const std::string& what, int errnum);
 // Same, with the current errno.

@@ -61,6 +61,14 @@
  * A claim may come before dead_timeout ends (no read fails) or after (reads
  * failed meanwhile; new reads work again), or while the old owner lives (an
  * upgrade: the old owner's answers are refused from then on).
+ *
+ * Release (HTTPCLOOP_F_RELEASED): the owner is told when it stops being one,
+ * so that it can exit instead of serving nothing:
+ *                                     <---   DEV_RELEASED {INDEX, REASON} to
+ *                                             the former owner, after the
+ *                                             device was removed (by anyone,
+ *                                             REMOVED) or claimed by another
+ *                                             socket (CLAIMED)
  */
 #ifndef _UAPI_LINUX_HTTPCLOOP_H
 #define _UAPI_LINUX_HTTPCLOOP_H
@@ -81,7 +89,15 @@
  */
 #define HTTPCLOOP_F_SEED	(1ULL << 0)	/* DEV_SEED */
 #define HTTPCLOOP_F_CLAIM	(1ULL << 1)	/* DEV_CLAIM, IMAGE_ID */
-#define HTTPCLOOP_F_ALL		(HTTPCLOOP_F_SEED | HTTPCLOOP_F_CLAIM)
+#define HTTPCLOOP_F_RELEASED	(1ULL << 2)	/* DEV_RELEASED */
+#define HTTPCLOOP_F_ALL		(HTTPCLOOP_F_SEED | HTTPCLOOP_F_CLAIM | \
+				 HTTPCLOOP_F_RELEASED)
+
+/* HTTPCLOOP_ATTR_REASON of DEV_RELEASED. */
+enum httpcloop_release_reason {
+	HTTPCLOOP_RELEASED_REMOVED = 1,	/* the device is gone */
+	HTTPCLOOP_RELEASED_CLAIMED = 2,	/* another daemon took it over */
+};
 
 /* Length of an image id: the SHA-256 of the image's manifest. */
 #define HTTPCLOOP_IMAGE_ID_LEN	32
@@ -109,6 +125,7 @@ enum httpcloop_attr {
 	HTTPCLOOP_ATTR_IMAGE_ID,	/* binary, HTTPCLOOP_IMAGE_ID_LEN: what
 					 * a DEV_CLAIM must name (DEV_ADD)
 					 */
+	HTTPCLOOP_ATTR_REASON,		/* u32: enum httpcloop_release_reason */
 	__HTTPCLOOP_ATTR_MAX,
 };
 
@@ -124,6 +141,7 @@ enum httpcloop_cmd {
 	HTTPCLOOP_CMD_BLOCK_READY,
 	HTTPCLOOP_CMD_BLOCK_FAILED,
 	HTTPCLOOP_CMD_DEV_CLAIM,
+	HTTPCLOOP_CMD_DEV_RELEASED,	/* kernel to former owner */
 	__HTTPCLOOP_CMD_MAX,
 };
 
