@@ -22,6 +22,8 @@ SERVER_IP=10.0.2.100
 IMAGE_URL=http://$SERVER_IP/root/
 # The marker unit's file of random bytes, and where the guest prints its findings.
 TEST_FILE=/srv/httpcloop-test/random.bin
+# Read by the marker only after it killed the daemon (kernel parameter hctest.restart).
+AFTER_RESTART_FILE=/srv/httpcloop-test/after-restart.bin
 BAD_KERNEL_LOG='WARNING:|BUG:|Oops|general protection|blocked for more than|Kernel panic|I/O error, dev|Buffer I/O error|Call Trace'
 
 # Debian 12's newest kernel: the one the module was built for (scripts/run-tests).
@@ -43,6 +45,21 @@ write_marker() {
 	pid=$(cat /sys/block/httpcloop0/httpcloop/daemon_pid 2>/dev/null)
 	m "daemon: pid=$pid argv0=$(tr '\0' '\n' </proc/$pid/cmdline 2>/dev/null | head -n1) comm=$(cat /proc/$pid/comm 2>/dev/null)"
 	m "failed units: $(systemctl list-units --state=failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')"
+	if grep -qw hctest.restart /proc/cmdline; then
+		# The daemon comes back by itself after switch_root: killed, its supervisor
+		# starts another, which fetches a file nothing has read yet.
+		sys=/sys/block/httpcloop0/httpcloop
+		kill -KILL "$pid"
+		i=0
+		while [ $i -lt 300 ]; do
+			new=$(cat $sys/daemon_pid)
+			[ "$(cat $sys/daemon_alive)" = 1 ] && [ "$new" != "$pid" ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		m "restarted: old=$pid new=$new claims=$(cat $sys/claims) argv0=$(tr '\0' '\n' </proc/$new/cmdline 2>/dev/null | head -n1)"
+		m "after-restart sha256: $(sha256sum /srv/httpcloop-test/after-restart.bin | cut -d' ' -f1)"
+	fi
 	/usr/local/bin/httpcloop status /dev/httpcloop0 | sed 's/^/HCMARK status: /'
 	m "writable: $(touch /var/tmp/hc-written && echo yes)"
 	m "done"
@@ -96,6 +113,7 @@ prepare_root() {
 		ln -s ../httpcloop-marker.service "$BOOT_BUILD/tree/etc/systemd/system/multi-user.target.wants/httpcloop-marker.service"
 		mkdir -p "$BOOT_BUILD/tree$(dirname "$TEST_FILE")"
 		head -c $((3 * 1024 * 1024)) /dev/urandom >"$BOOT_BUILD/tree$TEST_FILE"
+		head -c $((2 * 1024 * 1024)) /dev/urandom >"$BOOT_BUILD/tree$AFTER_RESTART_FILE"
 		"$HTTPCLOOP" keygen "$BOOT_BUILD/key.pem" >/dev/null
 		"$HTTPCLOOP" keygen "$BOOT_BUILD/other.pem" >/dev/null
 		"$ROOT/scripts/mkroot" --install --httpcloop "$HTTPCLOOP" --module "$MODULE" --kernel "$VMLINUZ" \
@@ -108,6 +126,7 @@ prepare_root() {
 	PUBKEY_B64=$(grep -v -- '-----' "$BOOT_BUILD/key.pem.pub" | tr -d '\n')
 	OTHER_B64=$(grep -v -- '-----' "$BOOT_BUILD/other.pem.pub" | tr -d '\n')
 	TEST_FILE_SHA=$(sha256sum "$BOOT_BUILD/tree$TEST_FILE" | cut -d' ' -f1)
+	AFTER_RESTART_SHA=$(sha256sum "$BOOT_BUILD/tree$AFTER_RESTART_FILE" | cut -d' ' -f1)
 }
 
 # serve_www [DIR]: nginx on the host's 127.0.0.1 (a free port, SERVER_PORT) for DIR

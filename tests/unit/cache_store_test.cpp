@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <fcntl.h>
 #include <fstream>
 #include <functional>
 #include <sys/stat.h>
@@ -277,6 +278,47 @@ TEST_F(CacheStoreTest, RefusesAnImageDirectoryOfAnotherUser)
 	chmod(image_dir().c_str(), 0700);
 	ASSERT_EQ(chown(image_dir().c_str(), 65534, 65534), 0);
 	EXPECT_THROW(open(), IoError);
+}
+
+// `httpcloop restart`: the old daemon commits, unlocks and records nothing more; the new
+// one opens the cache meanwhile. If the new one gives up, the old one takes it back.
+TEST_F(CacheStoreTest, HandOverReleasesTheLockAndStopsRecording)
+{
+	CacheStore old_daemon = open();
+	store_block(old_daemon, 0);
+	old_daemon.hand_over();
+	store_block(old_daemon, 1); // written after the hand-over: data only
+	old_daemon.commit();
+	{
+		CacheStore new_daemon = open();
+		EXPECT_TRUE(new_daemon.is_present(0));
+		EXPECT_FALSE(new_daemon.is_present(1));
+		EXPECT_THROW(old_daemon.take_back(), Error);
+	}
+	old_daemon.take_back();
+	EXPECT_THROW(open(), Error); // locked again
+	EXPECT_EQ(old_daemon.pending_commit(), 0u); // block 1 recorded by take_back()
+	{
+		CacheStore gone = std::move(old_daemon);
+	}
+	EXPECT_TRUE(open().is_present(1));
+}
+
+// A daemon restarted after switch_root opens the cache through the directory it held.
+TEST_F(CacheStoreTest, OpensThroughAHeldDirectoryWhosePathIsGone)
+{
+	{
+		CacheStore first = open();
+		store_block(first, 2);
+		first.commit();
+	}
+	UniqueFd held(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	ASSERT_TRUE(held);
+	const std::filesystem::path moved = dir_.path().string() + ".moved";
+	std::filesystem::rename(dir_.path(), moved);
+	CacheStore cache = CacheStore::open_in_directory(held.get(), dir_.path(), manifest_, id_);
+	EXPECT_TRUE(cache.is_present(2));
+	std::filesystem::rename(moved, dir_.path());
 }
 
 } // namespace

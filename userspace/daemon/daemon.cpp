@@ -5,6 +5,7 @@
 #include "daemon/control_socket.hpp"
 #include "daemon/supervisor.hpp"
 #include "fetch/http_get.hpp"
+#include "fetch/restart_ready.hpp"
 #include "format/manifest.hpp"
 #include "kernel/kernel_link.hpp"
 #include "service/block_service.hpp"
@@ -476,9 +477,13 @@ int run_worker(const AttachOptions& options, const LoadedImage& image, std::opti
 
 } // namespace
 
-int run_attach(const AttachOptions& options)
+int run_attach(const AttachOptions& attach_options)
 {
+	AttachOptions options = attach_options;
 	LoadedImage image = load_image(options.serve.urls(), options.serve.trust);
+	// Every daemon of the device starts from what is taken here (the supervisor's memory).
+	options.serve.fetch.ca_file = options.serve.trust.ca_file; // (what service_options() hands the fetcher)
+	take_fetch_inputs_now(options.serve.fetch, options.serve.urls());
 	std::optional<HandoverRequest> handover;
 	if (options.handover)
 		handover.emplace(*options.recover_index);

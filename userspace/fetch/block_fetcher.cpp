@@ -106,8 +106,22 @@ BlockFetcher::BlockFetcher(const FetchOptions& options) : options_(options)
 	curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_parallel * 2));
 	// Read the CAs now: OpenSSL would read the file again for each new connection, and a
 	// daemon serving the root file system can no longer reach it once the initramfs is gone.
-	if (!options_.ca_file.empty())
-		ca_bundle_ = read_small_file(options_.ca_file, kMaxCaBundleBytes, "CA file");
+	if (options_.ca_bundle)
+		ca_bundle_ = *options_.ca_bundle;
+	else if (!options_.ca_file.empty())
+		ca_bundle_ = read_ca_bundle(options_.ca_file);
+	for (const std::string& entry : options_.pinned_addresses) {
+		curl_slist* grown = curl_slist_append(pinned_.get(), entry.c_str());
+		if (!grown)
+			throw HttpError("libcurl: out of memory");
+		[[maybe_unused]] curl_slist* kept = pinned_.release(); // now part of `grown`
+		pinned_.reset(grown);
+	}
+}
+
+std::string read_ca_bundle(const std::string& path)
+{
+	return read_small_file(path, kMaxCaBundleBytes, "CA file");
 }
 
 BlockFetcher::~BlockFetcher()
@@ -165,6 +179,8 @@ void BlockFetcher::start(FetchRequest request)
 	}
 	if (options_.resolve_once)
 		set_curl_option(h, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
+	if (pinned_)
+		set_curl_option(h, CURLOPT_RESOLVE, pinned_.get());
 	if (transfer->request.range) {
 		const ByteRange& range = *transfer->request.range;
 		std::string spec = std::to_string(range.offset) + "-" + std::to_string(range.offset + range.length - 1);

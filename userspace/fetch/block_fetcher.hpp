@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,7 +37,15 @@ struct FetchOptions {
 	// Then the CA file is read once, at start, and every host name stays resolved as it
 	// was first resolved (libcurl's DNS cache never expires).
 	bool resolve_once = false;
+	// Taken before the daemon starts (fetch/restart_ready.hpp), so that a restarted
+	// daemon needs neither path: the CA file's bytes, and CURLOPT_RESOLVE entries
+	// ("HOST:PORT:ADDRESS,...") for the image's host names.
+	std::shared_ptr<const std::string> ca_bundle;
+	std::vector<std::string> pinned_addresses;
 };
+
+// The CA file's bytes (at most 16 MiB); throws Error if it cannot be read.
+std::string read_ca_bundle(const std::string& path);
 
 struct ByteRange {
 	uint64_t offset = 0;
@@ -104,6 +113,7 @@ private:
 
 	FetchOptions options_;
 	std::string ca_bundle_; // the CA file's bytes, read once (see FetchOptions::resolve_once)
+	CurlList pinned_; // FetchOptions::pinned_addresses, for CURLOPT_RESOLVE
 	CurlMulti multi_;
 	std::vector<CurlEasy> idle_handles_; // reused: they keep connection state warm
 	std::vector<std::unique_ptr<Transfer>> active_;

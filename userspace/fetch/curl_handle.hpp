@@ -20,6 +20,11 @@ struct CurlMultiDeleter {
 };
 using CurlMulti = std::unique_ptr<CURLM, CurlMultiDeleter>;
 
+struct CurlListDeleter {
+	void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using CurlList = std::unique_ptr<curl_slist, CurlListDeleter>;
+
 // curl_global_init, once per process; throws HttpError if libcurl cannot start.
 void ensure_curl_initialised();
 
