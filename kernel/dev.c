@@ -433,12 +433,17 @@ static const struct blk_mq_ops hcl_mq_ops = {
 	.init_request	= hcl_init_request,
 };
 
-/* Called with disk->open_mutex held, as is the state change to REMOVING. */
+/*
+ * Called with disk->open_mutex held, as is the state change to REMOVING. Opens
+ * during add_disk() are the kernel's own partition scan: allowed, so that
+ * partitions appear at attach (their reads wait for the daemon like any other).
+ */
 static int hcl_open(HCL_OPEN_ARGS)
 {
 	struct hcl_device *dev = HCL_OPEN_DISK->private_data;
+	enum hcl_state state = READ_ONCE(dev->state);
 
-	return READ_ONCE(dev->state) == HCL_LIVE ? 0 : -ENXIO;
+	return state == HCL_LIVE || state == HCL_ADDING ? 0 : -ENXIO;
 }
 
 static const struct block_device_operations hcl_fops = {
@@ -566,6 +571,7 @@ out_free_dev:
 
 void hcl_dev_start(struct hcl_device *dev)
 {
+	dev->add_started = true;
 	queue_work(hcl_wq, &dev->add_work);
 }
 
@@ -611,8 +617,14 @@ static void hcl_dev_destroy(struct hcl_device *dev, bool added)
 /*
  * Removes device @index unless it is open. Runs under the genetlink lock
  * (or at module exit), so the device cannot go away underneath.
+ *
+ * Under the genetlink lock (@wait false) it never waits for I/O: add_disk()'s
+ * partition scan and an open or BLKRRPART holding open_mutex may each wait for
+ * a block, which only the daemon's BLOCK_READY, a command needing that same
+ * lock, can bring. Both make the removal fail with EBUSY instead (try again).
+ * At module exit (@wait true) nothing can be waiting for the daemon any more.
  */
-int hcl_dev_remove(int index, struct netlink_ext_ack *extack)
+int hcl_dev_remove(int index, struct netlink_ext_ack *extack, bool wait)
 {
 	struct hcl_device *dev = hcl_dev_lookup(index);
 	u32 owner;
@@ -622,11 +634,23 @@ int hcl_dev_remove(int index, struct netlink_ext_ack *extack)
 		NL_SET_ERR_MSG(extack, "no such httpcloop device");
 		return -ENODEV;
 	}
+	if (!wait && dev->add_started && READ_ONCE(dev->state) == HCL_ADDING) {
+		NL_SET_ERR_MSG(extack,
+			       "the device is still being added (its partition table is being read); try again");
+		return -EBUSY;
+	}
+	/* Now at most the DEV_ONLINE message is left to send, unless @wait. */
 	flush_work(&dev->add_work);
 
 	added = dev->state == HCL_LIVE;
 	if (added) {
-		mutex_lock(&dev->disk->open_mutex);
+		if (wait) {
+			mutex_lock(&dev->disk->open_mutex);
+		} else if (!mutex_trylock(&dev->disk->open_mutex)) {
+			NL_SET_ERR_MSG(extack,
+				       "device is busy (being opened, or its partitions read); try again");
+			return -EBUSY;
+		}
 		if (disk_openers(dev->disk)) {
 			mutex_unlock(&dev->disk->open_mutex);
 			NL_SET_ERR_MSG(extack,
@@ -658,7 +682,7 @@ void hcl_dev_remove_all(void)
 	idr_for_each_entry(&hcl_idr, dev, index) {
 		mutex_unlock(&hcl_idr_mutex);
 		if (dev)
-			WARN_ON(hcl_dev_remove(index, NULL));
+			WARN_ON(hcl_dev_remove(index, NULL, true));
 		mutex_lock(&hcl_idr_mutex);
 	}
 	mutex_unlock(&hcl_idr_mutex);

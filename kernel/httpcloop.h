@@ -70,6 +70,7 @@ struct hcl_device {
 	u8 image_id[HTTPCLOOP_IMAGE_ID_LEN];
 
 	struct work_struct add_work;	/* add_disk() outside the netlink call */
+	bool add_started;		/* add_work queued (under genl_mutex) */
 	struct delayed_work fetch_work;	/* sends FETCH for parked blocks */
 	struct delayed_work dead_work;	/* fails parked reads of a dead owner */
 	struct hcl_stats stats;
@@ -93,7 +94,7 @@ struct hcl_device *hcl_dev_create(u64 image_size, u32 block_size,
 				  struct file *cache_file, u32 owner_portid,
 				  pid_t daemon_pid, struct netlink_ext_ack *extack);
 void hcl_dev_start(struct hcl_device *dev);
-int hcl_dev_remove(int index, struct netlink_ext_ack *extack);
+int hcl_dev_remove(int index, struct netlink_ext_ack *extack, bool wait);
 void hcl_dev_remove_all(void);
 struct hcl_device *hcl_dev_lookup(int index);
 int hcl_dev_seed(struct hcl_device *dev, u64 first_block, const u8 *bits,

@@ -179,7 +179,7 @@ static int hcl_nl_dev_add(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 
 out_remove:
-	hcl_dev_remove(dev->index, NULL);
+	hcl_dev_remove(dev->index, NULL, false);
 	return err;
 }
 
@@ -192,7 +192,7 @@ static int hcl_nl_dev_remove(struct sk_buff *skb, struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, HTTPCLOOP_ATTR_INDEX))
 		return -EINVAL;
 	return hcl_dev_remove(nla_get_u32(info->attrs[HTTPCLOOP_ATTR_INDEX]),
-			      info->extack);
+			      info->extack, false);
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <netlink/netlink.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,7 +27,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <set>
 #include <memory>
 #include <random>
 #include <string>
@@ -95,6 +98,46 @@ public:
 	}
 
 	uint32_t reply_index() const { return reply_index_; }
+
+	// Answers the FETCHes of device `index`'s partition scan in add_disk() with
+	// BLOCK_FAILED (no daemon here; the scan then finds no partition table) until the
+	// kernel says DEV_ONLINE; false if that takes more than `seconds`.
+	bool fail_scan_until_online(uint32_t index, int seconds = 30)
+	{
+		for (int waited = 0; online_.count(index) == 0; waited++) {
+			if (waited >= seconds * 10)
+				return false;
+			while (!fetches_.empty()) {
+				auto [device, block] = fetches_.front();
+				fetches_.pop_front();
+				if (device == index)
+					request(HTTPCLOOP_CMD_BLOCK_FAILED, [&](nl_msg* msg) {
+						nla_put_u32(msg, HTTPCLOOP_ATTR_INDEX, device);
+						nla_put_u64(msg, HTTPCLOOP_ATTR_BLOCK, block);
+					});
+			}
+			pollfd pfd{nl_socket_get_fd(sock_.get()), POLLIN, 0};
+			if (poll(&pfd, 1, 100) > 0)
+				nl_recvmsgs_default(sock_.get());
+		}
+		return true;
+	}
+
+	// Whether the kernel sent this socket DEV_RELEASED {index, reason}, now or within
+	// `seconds` (events read meanwhile are kept).
+	bool released(uint32_t index, uint32_t reason, int seconds = 5)
+	{
+		for (int waited = 0;; waited++) {
+			for (const auto& event : released_)
+				if (event.first == index && event.second == reason)
+					return true;
+			if (waited >= seconds * 10)
+				return false;
+			pollfd pfd{nl_socket_get_fd(sock_.get()), POLLIN, 0};
+			if (poll(&pfd, 1, 100) > 0)
+				nl_recvmsgs_default(sock_.get());
+		}
+	}
 	uint32_t port() const { return nl_socket_get_local_port(sock_.get()); }
 
 private:
@@ -108,6 +151,14 @@ private:
 		if ((gnlh->cmd == HTTPCLOOP_CMD_DEV_ADD || gnlh->cmd == HTTPCLOOP_CMD_DEV_CLAIM) &&
 		    attrs[HTTPCLOOP_ATTR_INDEX])
 			self->reply_index_ = nla_get_u32(attrs[HTTPCLOOP_ATTR_INDEX]);
+		if (gnlh->cmd == HTTPCLOOP_CMD_FETCH && attrs[HTTPCLOOP_ATTR_INDEX] && attrs[HTTPCLOOP_ATTR_BLOCK])
+			self->fetches_.emplace_back(nla_get_u32(attrs[HTTPCLOOP_ATTR_INDEX]),
+						    nla_get_u64(attrs[HTTPCLOOP_ATTR_BLOCK]));
+		if (gnlh->cmd == HTTPCLOOP_CMD_DEV_ONLINE && attrs[HTTPCLOOP_ATTR_INDEX])
+			self->online_.insert(nla_get_u32(attrs[HTTPCLOOP_ATTR_INDEX]));
+		if (gnlh->cmd == HTTPCLOOP_CMD_DEV_RELEASED && attrs[HTTPCLOOP_ATTR_INDEX] && attrs[HTTPCLOOP_ATTR_REASON])
+			self->released_.emplace_back(nla_get_u32(attrs[HTTPCLOOP_ATTR_INDEX]),
+						     nla_get_u32(attrs[HTTPCLOOP_ATTR_REASON]));
 		// FETCH and DEV_ONLINE events are not this test's business.
 		return NL_SKIP;
 	}
@@ -133,6 +184,9 @@ private:
 	uint32_t reply_index_ = UINT32_MAX;
 	int error_ = 0;
 	bool acked_ = false;
+	std::vector<std::pair<uint32_t, uint32_t>> released_; // DEV_RELEASED: index, reason
+	std::deque<std::pair<uint32_t, uint64_t>> fetches_;   // FETCH: index, block
+	std::set<uint32_t> online_;                            // DEV_ONLINE seen
 };
 
 struct TempFile {
@@ -369,6 +423,14 @@ int main(int argc, char** argv)
 	check(owner.request(HTTPCLOOP_CMD_DEV_ADD, dev_add(kImageSize, kBlockSize, cache.fd, id)) == 0, "DEV_ADD");
 	const uint32_t index = owner.reply_index();
 	check(index != UINT32_MAX, "DEV_ADD's reply names the device");
+	// add_disk() reads the partition table: its reads wait for blocks, and meanwhile no
+	// command may wait for them (they need the lock that every command takes).
+	check(wait_for([&] { return access(("/sys/block/httpcloop" + std::to_string(index)).c_str(), F_OK) == 0 &&
+				   sysfs(index, "parked") != "0"; }),
+	      "the partition scan waits for a block");
+	check(stranger.request(HTTPCLOOP_CMD_DEV_REMOVE, index_only(index)) == EBUSY,
+	      "DEV_REMOVE while the partition scan waits: EBUSY at once");
+	check(owner.fail_scan_until_online(index), "DEV_ONLINE once the scan's reads are answered");
 	check(wait_for([&] { return access(device(index).c_str(), F_OK) == 0; }), device(index) + " appears");
 	check(sysfs(index, "daemon_pid") == std::to_string(getpid()), "sysfs daemon_pid is the sender's");
 
@@ -414,6 +476,8 @@ int main(int argc, char** argv)
 	      "DEV_CLAIM with the image id and the same cache file");
 	check(stranger.reply_index() == index, "DEV_CLAIM's reply names the device");
 	check(sysfs(index, "claims") == "1", "sysfs claims");
+	check(owner.released(index, HTTPCLOOP_RELEASED_CLAIMED), "the former owner is told: DEV_RELEASED CLAIMED");
+	check(!stranger.released(index, HTTPCLOOP_RELEASED_CLAIMED, 0), "the claimant is not told it was replaced");
 	check(owner.request(HTTPCLOOP_CMD_BLOCK_READY, block_attr(index, 3)) == EPERM,
 	      "the old owner's answers are refused after the claim: EPERM");
 	check(stranger.request(HTTPCLOOP_CMD_BLOCK_READY, block_attr(index, 3)) == 0, "the new owner answers");
@@ -422,6 +486,7 @@ int main(int argc, char** argv)
 	check(owner.request(HTTPCLOOP_CMD_DEV_ADD, dev_add(kImageSize, kBlockSize, other_cache.fd, {})) == 0,
 	      "DEV_ADD without an image id");
 	const uint32_t anonymous = owner.reply_index();
+	check(owner.fail_scan_until_online(anonymous), "DEV_ONLINE for the device without an image id");
 	check(stranger.request(HTTPCLOOP_CMD_DEV_CLAIM, claim(anonymous, id, other_cache.fd)) == EOPNOTSUPP,
 	      "DEV_CLAIM of a device added without an image id: EOPNOTSUPP");
 
@@ -486,6 +551,10 @@ int main(int argc, char** argv)
 	check(access(device(anonymous).c_str(), F_OK) == 0, device(anonymous) + " is still there");
 
 	random_messages(owner, stranger, anonymous, iterations);
+
+	// Removed by another socket: the owner is told, so that it exits.
+	check(owner.request(HTTPCLOOP_CMD_DEV_REMOVE, index_only(index)) == 0, "DEV_REMOVE of the claimed device");
+	check(stranger.released(index, HTTPCLOOP_RELEASED_REMOVED), "its owner is told: DEV_RELEASED REMOVED");
 
 	remove_all_devices(owner);
 	check(wait_for([] {

@@ -58,6 +58,9 @@ check_eq /dev/httpcloop0 "$dev" "device"
 dd if="$dev" of=/tmp/first bs=$bs count=1 iflag=direct status=none
 cmp /tmp/first <(head -c $bs "$source_image") || fail "block 0 differs"
 pid=$(cat /sys/block/httpcloop0/httpcloop/daemon_pid)
+# Its supervisor first: it would start a new daemon (tests/vm/t-supervisor.sh). Here no
+# daemon comes back.
+kill -KILL "$(awk '{print $4}' "/proc/$pid/stat")"
 kill -STOP "$pid"
 # This read parks in the kernel: the daemon cannot answer.
 start=$SECONDS

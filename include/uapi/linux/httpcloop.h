@@ -36,7 +36,12 @@
  *   BLOCK_FAILED {INDEX, BLOCK, ERRNO} --->   parked reads of the block fail
  *                                              with EIO; a later read asks again
  *   DEV_REMOVE {INDEX}                 --->   refused with EBUSY while the
- *                                              device is open (mounted)
+ *                                              device is open (mounted), while
+ *                                              add_disk() still reads the
+ *                                              partition table, and while an
+ *                                              open or a partition rescan is
+ *                                              under way (try again): no
+ *                                              command waits for I/O
  *
  * Only the owner socket may answer FETCH (BLOCK_READY/BLOCK_FAILED/DEV_SEED).
  * When the owner socket closes, reads of missing blocks wait for the
