@@ -15,6 +15,7 @@
 #include <linux/idr.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -70,6 +71,7 @@ static blk_status_t hcl_read_cached(struct hcl_device *dev, struct request *rq)
 	struct iov_iter iter;
 	struct kiocb kiocb;
 	blk_status_t status = BLK_STS_OK;
+	unsigned int noio_flags;
 	ssize_t ret;
 
 	rq_for_each_bvec(bv, rq, rq_iter)
@@ -90,7 +92,13 @@ static blk_status_t hcl_read_cached(struct hcl_device *dev, struct request *rq)
 
 	init_sync_kiocb(&kiocb, dev->cache_file);
 	kiocb.ki_pos = pos;
+	/*
+	 * As loop does: the cache file's reads must not recurse into I/O to
+	 * reclaim memory, which could need this very device.
+	 */
+	noio_flags = memalloc_noio_save();
 	ret = dev->cache_file->f_op->read_iter(&kiocb, &iter);
+	memalloc_noio_restore(noio_flags);
 	if (ret != in_image) {
 		pr_err_ratelimited("%s: cache file read at %lld: %zd of %zu bytes\n",
 				   dev->disk->disk_name, pos, ret, in_image);
@@ -159,8 +167,9 @@ static void hcl_owner_lost(struct hcl_device *dev, u32 portid)
 	spin_unlock(&dev->lock);
 
 	pr_warn("%s: daemon gone; reads of missing blocks fail in %us\n",
-		dev->disk->disk_name, hcl_dead_timeout);
-	mod_delayed_work(hcl_wq, &dev->dead_work, hcl_dead_timeout * HZ);
+		dev->disk->disk_name, dev->dead_timeout);
+	mod_delayed_work(hcl_wq, &dev->dead_work,
+			 (unsigned long)dev->dead_timeout * HZ);
 }
 
 static void hcl_fetch_work(struct work_struct *work)
@@ -279,7 +288,7 @@ static void hcl_dead_work(struct work_struct *work)
 
 	if (!list_empty(&failed))
 		pr_warn("%s: no daemon for %us: failing parked reads\n",
-			dev->disk->disk_name, hcl_dead_timeout);
+			dev->disk->disk_name, dev->dead_timeout);
 	hcl_resume(&failed, BLK_STS_IOERR);
 }
 
@@ -305,7 +314,9 @@ int hcl_dev_claim(struct hcl_device *dev, u32 portid, pid_t daemon_pid,
 	WRITE_ONCE(dev->owner_portid, portid);
 	WRITE_ONCE(dev->daemon_pid, daemon_pid);
 	dev->owner_dead = false;
-	WRITE_ONCE(dev->claims, dev->claims + 1);
+	/* The owner claiming again (it lost FETCHes) is no take-over. */
+	if (old_portid != portid)
+		WRITE_ONCE(dev->claims, dev->claims + 1);
 	bitmap_zero(dev->fetching, dev->nr_blocks);
 	spin_unlock(&dev->lock);
 
@@ -316,8 +327,12 @@ int hcl_dev_claim(struct hcl_device *dev, u32 portid, pid_t daemon_pid,
 	if (old_portid && old_portid != portid)
 		hcl_netlink_send_released(dev, old_portid,
 					  HTTPCLOOP_RELEASED_CLAIMED);
-	pr_info("%s: taken over by a new daemon (pid %d)\n",
-		dev->disk->disk_name, daemon_pid);
+	if (old_portid == portid)
+		pr_info("%s: the daemon asks for every outstanding block again\n",
+			dev->disk->disk_name);
+	else
+		pr_info("%s: taken over by a new daemon (pid %d)\n",
+			dev->disk->disk_name, daemon_pid);
 	return 0;
 }
 
@@ -410,7 +425,7 @@ static enum blk_eh_timer_return hcl_timeout(HCL_TIMEOUT_ARGS)
 
 	pr_warn_ratelimited("%s: block %llu not fetched within %us\n",
 			    dev->disk->disk_name, cmd->wait_block,
-			    hcl_io_timeout);
+			    dev->io_timeout);
 	hcl_cmd_end(cmd, BLK_STS_IOERR);
 	return BLK_EH_DONE;
 }
@@ -472,7 +487,9 @@ static void hcl_add_work(struct work_struct *work)
 
 struct hcl_device *hcl_dev_create(u64 image_size, u32 block_size,
 				  struct file *cache_file, u32 owner_portid,
-				  pid_t daemon_pid, struct netlink_ext_ack *extack)
+				  pid_t daemon_pid,
+				  const struct hcl_timeouts *timeouts,
+				  struct netlink_ext_ack *extack)
 {
 	struct hcl_device *dev;
 	struct gendisk *disk;
@@ -493,6 +510,9 @@ struct hcl_device *hcl_dev_create(u64 image_size, u32 block_size,
 	dev->nr_blocks = nr_blocks;
 	dev->owner_portid = owner_portid;
 	dev->daemon_pid = daemon_pid;
+	/* The module parameters are the defaults, read once (they may change). */
+	dev->io_timeout = timeouts->io ?: READ_ONCE(hcl_io_timeout);
+	dev->dead_timeout = timeouts->dead ?: READ_ONCE(hcl_dead_timeout);
 	dev->state = HCL_ADDING;
 	spin_lock_init(&dev->lock);
 	INIT_LIST_HEAD(&dev->parked);
@@ -526,7 +546,8 @@ struct hcl_device *hcl_dev_create(u64 image_size, u32 block_size,
 	dev->tag_set.numa_node = NUMA_NO_NODE;
 	dev->tag_set.cmd_size = sizeof(struct hcl_cmd);
 	dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE;
-	dev->tag_set.timeout = max(hcl_io_timeout, 1U) * HZ;
+	/* At most HTTPCLOOP_MAX_TIMEOUT * HZ: no overflow. */
+	dev->tag_set.timeout = dev->io_timeout * HZ;
 	dev->tag_set.driver_data = dev;
 	err = blk_mq_alloc_tag_set(&dev->tag_set);
 	if (err)

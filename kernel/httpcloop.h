@@ -62,6 +62,8 @@ struct hcl_device {
 	enum hcl_state state;
 	u32 owner_portid;		/* 0 once the owner socket is gone */
 	pid_t daemon_pid;
+	unsigned int io_timeout;	/* seconds, fixed at DEV_ADD */
+	unsigned int dead_timeout;	/* seconds, fixed at DEV_ADD */
 	bool owner_dead;		/* dead_timeout expired with no owner */
 	unsigned int claims;		/* DEV_CLAIMs accepted (new owners) */
 
@@ -90,9 +92,17 @@ struct hcl_cmd {
 /* dev.c */
 int hcl_dev_init(void);
 void hcl_dev_exit(void);
+/* Per-device timeouts in seconds (DEV_ADD); 0: the module parameter's. */
+struct hcl_timeouts {
+	unsigned int io;
+	unsigned int dead;
+};
+
 struct hcl_device *hcl_dev_create(u64 image_size, u32 block_size,
 				  struct file *cache_file, u32 owner_portid,
-				  pid_t daemon_pid, struct netlink_ext_ack *extack);
+				  pid_t daemon_pid,
+				  const struct hcl_timeouts *timeouts,
+				  struct netlink_ext_ack *extack);
 void hcl_dev_start(struct hcl_device *dev);
 int hcl_dev_remove(int index, struct netlink_ext_ack *extack, bool wait);
 void hcl_dev_remove_all(void);

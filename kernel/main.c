@@ -15,15 +15,28 @@
 
 #define HCL_VERSION "0.1.0"
 
+/* Both timeouts: 1 s .. HTTPCLOOP_MAX_TIMEOUT, so that seconds * HZ cannot overflow. */
+static int hcl_set_timeout(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, HTTPCLOOP_MAX_TIMEOUT);
+}
+
+static const struct kernel_param_ops hcl_timeout_ops = {
+	.set	= hcl_set_timeout,
+	.get	= param_get_uint,
+};
+
 unsigned int hcl_dead_timeout = 30;
-module_param_named(dead_timeout, hcl_dead_timeout, uint, 0644);
+module_param_cb(dead_timeout, &hcl_timeout_ops, &hcl_dead_timeout, 0644);
+__MODULE_PARM_TYPE(dead_timeout, "uint");
 MODULE_PARM_DESC(dead_timeout,
-		 "Seconds that reads of missing blocks wait for a daemon after the daemon's socket closed, then fail with EIO. Default: 30");
+		 "Seconds that reads of missing blocks wait for a daemon after the daemon's socket closed, then fail with EIO, for devices added afterwards that set none (1-86400). Default: 30");
 
 unsigned int hcl_io_timeout = 300;
-module_param_named(io_timeout, hcl_io_timeout, uint, 0644);
+module_param_cb(io_timeout, &hcl_timeout_ops, &hcl_io_timeout, 0644);
+__MODULE_PARM_TYPE(io_timeout, "uint");
 MODULE_PARM_DESC(io_timeout,
-		 "Seconds a read may wait for a missing block before it fails with EIO; longer than the daemon's whole fetch budget. Applies to devices added afterwards. Default: 300");
+		 "Seconds a read may wait for a missing block before it fails with EIO (longer than the daemon's whole fetch budget), for devices added afterwards that set none (1-86400). Default: 300");
 
 unsigned int hcl_max_devices = 64;
 module_param_named(max_devices, hcl_max_devices, uint, 0444);

@@ -21,6 +21,11 @@ static struct netlink_range_validation hcl_block_size_range = {
 	.max = HTTPCLOOP_MAX_BLOCK_SIZE,
 };
 
+static struct netlink_range_validation hcl_timeout_range = {
+	.min = 1,
+	.max = HTTPCLOOP_MAX_TIMEOUT,
+};
+
 static const struct nla_policy hcl_dev_add_policy[HTTPCLOOP_ATTR_MAX + 1] = {
 	[HTTPCLOOP_ATTR_IMAGE_SIZE]	= { .type = NLA_U64 },
 	[HTTPCLOOP_ATTR_BLOCK_SIZE]	= NLA_POLICY_FULL_RANGE(NLA_U32,
@@ -31,6 +36,10 @@ static const struct nla_policy hcl_dev_add_policy[HTTPCLOOP_ATTR_MAX + 1] = {
 	[HTTPCLOOP_ATTR_FEATURES]	= { .type = NLA_U64 },
 	[HTTPCLOOP_ATTR_DAEMON_PID]	= { .type = NLA_U32 },
 	[HTTPCLOOP_ATTR_IMAGE_ID]	= NLA_POLICY_EXACT_LEN(HTTPCLOOP_IMAGE_ID_LEN),
+	[HTTPCLOOP_ATTR_IO_TIMEOUT]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+						&hcl_timeout_range),
+	[HTTPCLOOP_ATTR_DEAD_TIMEOUT]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+						&hcl_timeout_range),
 };
 
 static const struct nla_policy hcl_dev_claim_policy[HTTPCLOOP_ATTR_MAX + 1] = {
@@ -104,6 +113,7 @@ static int hcl_nl_dev_add(struct sk_buff *skb, struct genl_info *info)
 	struct file *file;
 	struct sk_buff *reply;
 	struct nlattr *bitmap = info->attrs[HTTPCLOOP_ATTR_BITMAP];
+	struct hcl_timeouts timeouts = {};
 	u64 features = 0;
 	u64 image_size;
 	u32 block_size;
@@ -127,6 +137,11 @@ static int hcl_nl_dev_add(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (info->attrs[HTTPCLOOP_ATTR_FEATURES])
 		features = nla_get_u64(info->attrs[HTTPCLOOP_ATTR_FEATURES]);
+	/* In range (the policy says so), or 0 for the module parameter's. */
+	if (info->attrs[HTTPCLOOP_ATTR_IO_TIMEOUT])
+		timeouts.io = nla_get_u32(info->attrs[HTTPCLOOP_ATTR_IO_TIMEOUT]);
+	if (info->attrs[HTTPCLOOP_ATTR_DEAD_TIMEOUT])
+		timeouts.dead = nla_get_u32(info->attrs[HTTPCLOOP_ATTR_DEAD_TIMEOUT]);
 
 	file = hcl_get_cache_file(nla_get_u32(info->attrs[HTTPCLOOP_ATTR_CACHE_FD]),
 				  image_size, info->extack);
@@ -136,7 +151,7 @@ static int hcl_nl_dev_add(struct sk_buff *skb, struct genl_info *info)
 	dev = hcl_dev_create(image_size, block_size, file, info->snd_portid,
 			     info->attrs[HTTPCLOOP_ATTR_DAEMON_PID] ?
 			     nla_get_u32(info->attrs[HTTPCLOOP_ATTR_DAEMON_PID]) : 0,
-			     info->extack);
+			     &timeouts, info->extack);
 	if (IS_ERR(dev)) {
 		fput(file);
 		return PTR_ERR(dev);

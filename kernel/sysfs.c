@@ -31,6 +31,8 @@ HCL_ATTR(blocks_present, "%llu", READ_ONCE(dev->present_count));
 HCL_ATTR(parked, "%u", READ_ONCE(dev->nr_parked));
 HCL_ATTR(daemon_pid, "%d", READ_ONCE(dev->daemon_pid));
 HCL_ATTR(claims, "%u", READ_ONCE(dev->claims));
+HCL_ATTR(io_timeout, "%u", dev->io_timeout);
+HCL_ATTR(dead_timeout, "%u", dev->dead_timeout);
 HCL_ATTR(daemon_alive, "%d", READ_ONCE(dev->owner_portid) != 0);
 HCL_ATTR(cache_reads, "%lld", atomic64_read(&dev->stats.cache_reads));
 HCL_ATTR(misses, "%lld", atomic64_read(&dev->stats.misses));
@@ -48,6 +50,8 @@ static struct attribute *hcl_attrs[] = {
 	&dev_attr_daemon_pid.attr,
 	&dev_attr_daemon_alive.attr,
 	&dev_attr_claims.attr,
+	&dev_attr_io_timeout.attr,
+	&dev_attr_dead_timeout.attr,
 	&dev_attr_cache_reads.attr,
 	&dev_attr_misses.attr,
 	&dev_attr_fetches_sent.attr,

@@ -29,6 +29,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <set>
 #include <memory>
 #include <random>
@@ -122,6 +123,38 @@ public:
 		}
 		return true;
 	}
+
+	// Waits up to `seconds` for FETCH {index, block} and answers it with BLOCK_READY.
+	bool answer_fetch(uint32_t index, uint64_t block, int seconds = 10)
+	{
+		for (int waited = 0; waited <= seconds * 10; waited++) {
+			for (auto it = fetches_.begin(); it != fetches_.end(); ++it) {
+				if (it->first == index && it->second == block) {
+					fetches_.erase(it);
+					return request(HTTPCLOOP_CMD_BLOCK_READY, [&](nl_msg* msg) {
+						       nla_put_u32(msg, HTTPCLOOP_ATTR_INDEX, index);
+						       nla_put_u64(msg, HTTPCLOOP_ATTR_BLOCK, block);
+					       }) == 0;
+				}
+			}
+			pollfd pfd{nl_socket_get_fd(sock_.get()), POLLIN, 0};
+			if (poll(&pfd, 1, 100) > 0)
+				nl_recvmsgs_default(sock_.get());
+		}
+		return false;
+	}
+
+	// Reads what the kernel sent so far and forgets the FETCHes in it.
+	void forget_fetches()
+	{
+		pollfd pfd{nl_socket_get_fd(sock_.get()), POLLIN, 0};
+		while (poll(&pfd, 1, 200) > 0)
+			nl_recvmsgs_default(sock_.get());
+		fetches_.clear();
+	}
+
+	// Closes the socket, as a daemon's exit does.
+	void close() { sock_.reset(); }
 
 	// Whether the kernel sent this socket DEV_RELEASED {index, reason}, now or within
 	// `seconds` (events read meanwhile are kept).
@@ -296,6 +329,30 @@ std::string device(uint32_t index)
 }
 
 // Reads block `block` of the device with O_DIRECT; returns 0 or errno.
+// Writes `text` to a sysfs file; returns 0 or the errno.
+int write_text(const std::string& path, const std::string& text)
+{
+	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int result = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) ? 0 : errno;
+	close(fd);
+	return result;
+}
+
+std::string read_text(const std::string& path)
+{
+	std::string text(64, '\0');
+	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text.data(), text.size());
+	if (fd >= 0)
+		close(fd);
+	text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+	while (!text.empty() && text.back() == '\n')
+		text.pop_back();
+	return text;
+}
+
 int read_block(uint32_t index, uint64_t block)
 {
 	int fd = ::open(device(index).c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
@@ -500,6 +557,76 @@ int main(int argc, char** argv)
 	// A cache file truncated under the device: reads fail, never return wrong bytes.
 	check(ftruncate(cache.fd, 0) == 0, "truncate the cache file");
 	check(read_block(index, 3) == EIO, "a present block of a truncated cache file: EIO");
+
+	// Per-device timeouts (DEV_ADD): refused out of range, shown in sysfs, and they, not
+	// the module parameters, bound the waits. The module's io_timeout is raised for this
+	// (new devices read it at DEV_ADD), so that the two cannot be confused.
+	TempFile timed_cache(kImageSize);
+	const auto timed_id = image_id(0x77);
+	auto timed = [&](std::optional<uint32_t> io, std::optional<uint32_t> dead) {
+		auto base = dev_add(kImageSize, kBlockSize, timed_cache.fd, timed_id);
+		return std::function<void(nl_msg*)>([=](nl_msg* msg) {
+			base(msg);
+			if (io)
+				nla_put_u32(msg, HTTPCLOOP_ATTR_IO_TIMEOUT, *io);
+			if (dead)
+				nla_put_u32(msg, HTTPCLOOP_ATTR_DEAD_TIMEOUT, *dead);
+		});
+	};
+	check(owner.request(HTTPCLOOP_CMD_DEV_ADD, timed(0, std::nullopt)) == ERANGE, "DEV_ADD with IO_TIMEOUT 0: ERANGE");
+	check(owner.request(HTTPCLOOP_CMD_DEV_ADD, timed(std::nullopt, 24 * 3600 + 1)) == ERANGE,
+	      "DEV_ADD with DEAD_TIMEOUT over a day: ERANGE");
+	check(write_text("/sys/module/httpcloop/parameters/io_timeout", "0") != 0, "io_timeout=0 refused");
+	check(write_text("/sys/module/httpcloop/parameters/dead_timeout", "86401") != 0, "dead_timeout=86401 refused");
+	const std::string module_io_timeout = read_text("/sys/module/httpcloop/parameters/io_timeout");
+	check(write_text("/sys/module/httpcloop/parameters/io_timeout", "120") == 0, "io_timeout=120 accepted");
+	Channel lessee;
+	check(lessee.open(), "a daemon's socket");
+	check(lessee.request(HTTPCLOOP_CMD_DEV_ADD, timed(2, 2)) == 0, "DEV_ADD with IO_TIMEOUT 2 and DEAD_TIMEOUT 2");
+	const uint32_t timed_index = lessee.reply_index();
+	check(lessee.fail_scan_until_online(timed_index), "DEV_ONLINE for the timed device");
+	write_text("/sys/module/httpcloop/parameters/io_timeout", module_io_timeout);
+	check(sysfs(timed_index, "io_timeout") == "2" && sysfs(timed_index, "dead_timeout") == "2",
+	      "sysfs shows the device's own timeouts");
+	auto timed_read = [&](uint64_t block, double& seconds) {
+		auto start = std::chrono::steady_clock::now();
+		int result = in_child([&] { return read_block(timed_index, block); });
+		seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+		return result;
+	};
+	double seconds = 0;
+	const int unanswered = timed_read(5, seconds); // (before the message that shows `seconds`)
+	check(unanswered == EIO && seconds < 60, "io_timeout: an unanswered read fails with EIO after " +
+							 std::to_string(seconds) + " s (device 2 s, module 120 s)");
+	lessee.forget_fetches(); // the timed-out read's FETCH: the next one must be new
+	pid_t again = fork();
+	if (again == 0)
+		_exit(read_block(timed_index, 5));
+	check(lessee.answer_fetch(timed_index, 5), "a fresh read of the timed-out block asks for it again");
+	int status = 0;
+	waitpid(again, &status, 0);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "... and completes once it is ready");
+	pid_t waiting = fork();
+	if (waiting == 0)
+		_exit(read_block(timed_index, 6));
+	check(wait_for([&] { return sysfs(timed_index, "parked") != "0"; }), "a read of block 6 waits");
+	auto closed = std::chrono::steady_clock::now();
+	lessee.close();
+	waitpid(waiting, &status, 0);
+	seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - closed).count();
+	check(WIFEXITED(status) && WEXITSTATUS(status) == EIO && seconds < 15,
+	      "dead_timeout: with the owner gone the read fails after " + std::to_string(seconds) +
+		      " s (device 2 s, module 30 s)");
+	check(timed_read(6, seconds) == EIO, "a fresh read with no owner fails at once");
+	check(stranger.request(HTTPCLOOP_CMD_DEV_CLAIM, claim(timed_index, timed_id, timed_cache.fd)) == 0,
+	      "a new owner claims the device after dead_timeout");
+	waiting = fork();
+	if (waiting == 0)
+		_exit(read_block(timed_index, 6));
+	check(stranger.answer_fetch(timed_index, 6), "a fresh read of the block asks the new owner");
+	waitpid(waiting, &status, 0);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "... and completes");
+	check(owner.request(HTTPCLOOP_CMD_DEV_REMOVE, index_only(timed_index)) == 0, "DEV_REMOVE of the timed device");
 
 	// Privilege: creating and removing devices needs CAP_SYS_ADMIN, not only CAP_NET_ADMIN.
 	check(in_child([&] {

@@ -38,6 +38,9 @@ cleanup "$HTTPCLOOP" detach "$dev"
 check test -b "$dev"
 check_eq "$image_size" "$(blockdev --getsize64 "$dev")" "device size"
 check_eq 1 "$(cat /sys/block/httpcloop0/ro)" "read-only flag"
+# Every sysfs file is documented (docs/sysfs-abi.md), and every documented one exists.
+documented=$(sed -n 's|^What:[[:space:]]*/sys/block/httpcloopN/httpcloop/||p' "$HTTPCLOOP_SRC/docs/sysfs-abi.md" | sort)
+check_eq "$documented" "$(ls /sys/block/httpcloop0/httpcloop | sort)" "sysfs files against docs/sysfs-abi.md"
 
 log "mount and compare every file"
 mkdir -p /mnt/img

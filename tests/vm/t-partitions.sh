@@ -7,6 +7,7 @@
 # DEV_REMOVE is refused at once with EBUSY (before, it would wait for the scan, holding
 # the lock that the daemon's BLOCK_READY needs, and every other generic netlink user of
 # the machine with it), and an unrelated generic netlink family lookup is answered.
+# Ctrl-C during such a cold attach: attach exits 130 and leaves no device or daemon.
 # vm-timeout: 240
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -103,3 +104,20 @@ cmp "$dev" /tmp/disk.img || fail "the device differs from the disk image"
 genl_lookup || fail "generic netlink family lookup"
 "$HTTPCLOOP" detach "$dev"
 check test ! -e /sys/block/httpcloop0
+
+log "Ctrl-C during a cold attach: attach returns, no device and no daemon left behind"
+rm -f /tmp/release
+"$HTTPCLOOP" attach http://127.0.0.1:8081/disk/ --cache /tmp/cache-interrupted >/tmp/attach2.out 2>&1 &
+attach=$!
+wait_until 30 parked_at_least 1
+kill -INT "$attach"
+sleep 1
+touch /tmp/release # the scan's blocks come; the daemon then removes the device
+status=0
+wait "$attach" || status=$?
+check_eq 130 "$status" "attach's exit status after SIGINT"
+grep -q "interrupted" /tmp/attach2.out || fail "attach said nothing about the interruption: $(cat /tmp/attach2.out)"
+check test ! -e /sys/block/httpcloop0
+no_daemon() { ! pgrep -f "httpcloop attach http://127.0.0.1:8081/disk/" >/dev/null; }
+wait_until 10 no_daemon
+log "interrupted: $(tr '\n' ' ' </tmp/attach2.out)"

@@ -36,6 +36,10 @@ const std::string_view attach_help =
 	"                     to the kernel log, and needs no file of the initramfs later\n"
 	"                     (CAs read at start, host names resolved once)\n"
 	"  --recover DEVICE   take over DEVICE (/dev/httpcloopN, httpcloopN or N) as above\n"
+	"  --io-timeout S     a read of a missing block fails after S seconds (1-86400;\n"
+	"                     default: the module's io_timeout, 300)\n"
+	"  --dead-timeout S   with no daemon, reads of missing blocks fail after S seconds\n"
+	"                     (1-86400; default: the module's dead_timeout, 30)\n"
 	"  --no-mlock         do not lock the daemon in memory\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -48,7 +52,10 @@ const std::string_view attach_help =
 
 namespace {
 
-enum { kNoMlock = 1100, kRoot, kRecover };
+enum { kNoMlock = 1100, kRoot, kRecover, kIoTimeout, kDeadTimeout };
+
+// The kernel's bounds for both (HTTPCLOOP_MAX_TIMEOUT: a day).
+constexpr long kMaxKernelTimeout = 24 * 3600;
 
 // Larger than any command line a shell passes.
 constexpr size_t kMaxRecordBytes = 1024 * 1024;
@@ -61,6 +68,8 @@ std::optional<int> parse_attach(int argc, char** argv, AttachOptions& options, s
 		{"no-mlock", no_argument, nullptr, kNoMlock},
 		{"root", no_argument, nullptr, kRoot},
 		{"recover", required_argument, nullptr, kRecover},
+		{"io-timeout", required_argument, nullptr, kIoTimeout},
+		{"dead-timeout", required_argument, nullptr, kDeadTimeout},
 		{"help", no_argument, nullptr, 'h'},
 	});
 	return parse_options(argc, argv, "h", long_options.data(), attach_help, [&](int value, const char* argument) {
@@ -71,6 +80,12 @@ std::optional<int> parse_attach(int argc, char** argv, AttachOptions& options, s
 			options.serve.fetch.resolve_once = true;
 		} else if (value == kRecover) {
 			recover = parse_device_index(argument);
+		} else if (value == kIoTimeout) {
+			options.io_timeout_s =
+				static_cast<uint32_t>(parse_integer(argument, 1, kMaxKernelTimeout, "--io-timeout"));
+		} else if (value == kDeadTimeout) {
+			options.dead_timeout_s =
+				static_cast<uint32_t>(parse_integer(argument, 1, kMaxKernelTimeout, "--dead-timeout"));
 		} else {
 			apply_serve_option(value, argument, options.serve);
 		}

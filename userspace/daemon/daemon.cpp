@@ -27,7 +27,9 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -139,6 +141,7 @@ private:
 	std::string hand_over();
 	void take_back(const std::string& why);
 	void listen_for_control();
+	void recover_lost_fetches();
 
 	AttachOptions options_;
 	Manifest manifest_;
@@ -155,8 +158,12 @@ private:
 	uint32_t index_ = 0;
 	bool online_ = false;
 	bool stop_ = false;
+	bool detach_when_online_ = false; // a signal came before the device was online
 	// Set while the cache is handed over to a new daemon that has not claimed yet.
 	std::optional<std::chrono::steady_clock::time_point> handover_deadline_;
+	// recover_lost_fetches(): when it last claimed, and whether it owes another claim.
+	std::optional<std::chrono::steady_clock::time_point> last_reclaim_;
+	bool reclaim_pending_ = false;
 };
 
 int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
@@ -170,8 +177,8 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 		kernel_->claim_device(index_, image_id, cache_.data_fd());
 	} else {
 		std::vector<uint8_t> bitmap = cache_.present_bitmap();
-		index_ = kernel_->add_device(
-			{manifest_.image_size, manifest_.block_size, cache_.data_fd(), bitmap, image_id});
+		index_ = kernel_->add_device({manifest_.image_size, manifest_.block_size, cache_.data_fd(), bitmap,
+					      image_id, options_.io_timeout_s, options_.dead_timeout_s});
 	}
 	const std::string device = "/dev/httpcloop" + std::to_string(index_);
 	start_background_work(service_, options_.serve, image_id_);
@@ -210,6 +217,15 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 					stop_ = true;
 					return;
 				}
+				if (detach_when_online_) {
+					// Interrupted while it was being added (Ctrl-C on a cold attach).
+					std::string error;
+					bool removed = try_detach(error);
+					on_online(false, removed ? "interrupted: " + device + " was removed again"
+								 : "interrupted, but " + device + " cannot be removed: " + error);
+					stop_ = true;
+					return;
+				}
 				online_ = true;
 				listen_for_control();
 				record_attach();
@@ -219,6 +235,8 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 			}
 			on_kernel_event(event);
 		});
+		if (kernel_->take_overrun() || reclaim_pending_)
+			recover_lost_fetches();
 		service_.process();
 		if (handover_deadline_ && std::chrono::steady_clock::now() > *handover_deadline_)
 			take_back("no new daemon took " + device + " over within " +
@@ -228,8 +246,14 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 			signalfd_siginfo info{};
 			while (read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
 				std::string error;
-				if (!try_detach(error))
+				if (!online_) {
+					// add_disk may still read the partition table: removing the
+					// device now is refused (EBUSY); do it once it is online.
+					detach_when_online_ = true;
+					log_info("interrupted: " + device + " is removed once the kernel has added it");
+				} else if (!try_detach(error)) {
 					log_error("not detaching: " + error + "; still serving " + device);
+				}
 			}
 		}
 		if (control_ && fds[2].revents)
@@ -254,6 +278,29 @@ void Daemon::record_attach()
 					 std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), 0600);
 	} catch (const Error& e) {
 		log_warning(std::string("cannot record the attach for --recover: ") + e.what());
+	}
+}
+
+// FETCHes lost to a full netlink socket would leave their reads waiting until io_timeout:
+// claiming our own device again makes the kernel send every outstanding one anew (a
+// repeated FETCH is harmless). Once a second at most, so that a socket that keeps
+// overflowing still lets the FETCHes that got through be served.
+void Daemon::recover_lost_fetches()
+{
+	const auto now = std::chrono::steady_clock::now();
+	if (last_reclaim_ && now - *last_reclaim_ < std::chrono::seconds(1)) {
+		reclaim_pending_ = true;
+		return;
+	}
+	last_reclaim_ = now;
+	reclaim_pending_ = false;
+	log_warning("kernel messages to the daemon of /dev/httpcloop" + std::to_string(index_) +
+		    " were lost (netlink socket full); asking for the outstanding requests again");
+	std::span<const uint8_t> image_id(image_id_.data(), image_id_.size());
+	try {
+		kernel_->claim_device(index_, image_id, cache_.data_fd());
+	} catch (const Error& e) {
+		log_error(std::string("cannot ask the kernel again: ") + e.what());
 	}
 }
 
@@ -398,6 +445,53 @@ private:
 	bool done_ = false;
 };
 
+// `attach` in the foreground of a terminal waits for the daemon's report (one line, or
+// nothing if it died first). Ctrl-C (SIGINT), SIGTERM or SIGHUP meanwhile is passed to the
+// supervisor, whose daemon removes the device again as soon as it can: `attach` returns
+// once that is done (or after 60 s), leaving no device behind, and sets `interrupted`.
+std::string wait_for_report(int report_fd, pid_t supervisor, bool& interrupted)
+{
+	sigset_t set, old_mask;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old_mask);
+	UniqueFd signals(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+	std::string report;
+	char buffer[512];
+	for (;;) {
+		pollfd fds[2] = {{report_fd, POLLIN, 0}, {signals.get(), POLLIN, 0}};
+		if (poll(fds, signals ? 2 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if (signals && fds[1].revents) {
+			signalfd_siginfo info{};
+			while (read(signals.get(), &info, sizeof(info)) == sizeof(info))
+				interrupted = true;
+			if (interrupted) {
+				std::cerr << "httpcloop: interrupted; removing the device again..." << std::endl;
+				kill(supervisor, SIGTERM);
+			}
+		}
+		if (fds[0].revents) {
+			ssize_t n = read(report_fd, buffer, sizeof(buffer));
+			if (n > 0)
+				report.append(buffer, static_cast<size_t>(n));
+			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+				break;
+			if (!interrupted && report.find('\n') != std::string::npos)
+				break;
+		}
+	}
+	if (interrupted) {
+		// The daemon and its supervisor are gone once the device is.
+		for (int waited = 0; waited < 600 && waitpid(supervisor, nullptr, WNOHANG) == 0; waited++)
+			usleep(100'000);
+	}
+	sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+	return report;
+}
+
 DaemonAnchors open_anchors(const AttachOptions& options)
 {
 	DaemonAnchors anchors;
@@ -524,14 +618,12 @@ int run_attach(const AttachOptions& attach_options)
 	if (pid > 0) {
 		report_write.reset();
 		cache.reset();
-		std::string report;
-		char buffer[512];
-		ssize_t n;
-		// One line, or nothing if the daemon died first.
-		while (report.find('\n') == std::string::npos &&
-		       ((n = read(report_read.get(), buffer, sizeof(buffer))) > 0 || (n < 0 && errno == EINTR)))
-			if (n > 0)
-				report.append(buffer, static_cast<size_t>(n));
+		bool interrupted = false;
+		std::string report = wait_for_report(report_read.get(), pid, interrupted);
+		if (interrupted) {
+			std::cerr << "httpcloop: " << (report.empty() ? "interrupted\n" : report) << std::flush;
+			return 130;
+		}
 		if (report.rfind("/dev/", 0) == 0) {
 			if (handover)
 				handover->done();

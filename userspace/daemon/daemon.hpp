@@ -20,6 +20,9 @@ namespace httpcloop {
 struct AttachOptions {
 	ServeOptions serve;
 	bool lock_memory = true; // mlockall and friends; off only for tests without privileges
+	// The device's timeouts in seconds (DEV_ADD); 0: the module parameters'.
+	uint32_t io_timeout_s = 0;
+	uint32_t dead_timeout_s = 0;
 	// --root: this daemon serves the root file system, started from the initramfs. It
 	// marks itself for systemd ('@' in argv[0]), leaves every path of the initramfs
 	// (cwd "/", logs to the kernel log), and keeps what it will need later in memory.

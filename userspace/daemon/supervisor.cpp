@@ -4,6 +4,7 @@
 #include "util/log.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,15 +94,28 @@ int pause_before_restart(Clock::duration delay, const sigset_t& signals)
 	return pending;
 }
 
-std::string read_report(int fd)
+// The first worker's report, until it closes the pipe; termination signals that come
+// meanwhile are passed on (the worker removes the device again once it is online).
+std::string read_report(int fd, pid_t worker, const sigset_t& signals)
 {
 	std::string report;
 	char buffer[512];
-	ssize_t n;
-	while ((n = read(fd, buffer, sizeof(buffer))) > 0 || (n < 0 && errno == EINTR))
+	for (;;) {
+		pollfd pfd{fd, POLLIN, 0};
+		int ready = poll(&pfd, 1, 200);
+		siginfo_t info{};
+		timespec now{0, 0};
+		for (int signal; (signal = sigtimedwait(&signals, &info, &now)) > 0;)
+			if (signal == SIGTERM || signal == SIGINT || signal == SIGHUP)
+				kill(worker, signal);
+		if (ready <= 0)
+			continue;
+		ssize_t n = read(fd, buffer, sizeof(buffer));
 		if (n > 0)
 			report.append(buffer, static_cast<size_t>(n));
-	return report;
+		else if (n == 0 || errno != EINTR)
+			return report;
+	}
 }
 
 // N of a report "/dev/httpcloopN\n".
@@ -138,7 +152,7 @@ int supervise(const SupervisorHooks& hooks)
 	UniqueFd report_read(report_fds[0]), report_write(report_fds[1]);
 	pid_t worker = start_worker(hooks, 0, 0, report_write.get());
 	report_write.reset();
-	const std::string report = read_report(report_read.get());
+	const std::string report = read_report(report_read.get(), worker, signals);
 	hooks.on_report(report);
 	const std::optional<uint32_t> index = reported_index(report);
 	if (!index) {

@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace httpcloop {
 namespace {
@@ -63,6 +65,8 @@ struct KernelLink::Impl {
 	UniqueCb cb;
 	int family = 0;
 	std::deque<KernelEvent> events;
+	// The kernel's messages overflowed the socket (ENOBUFS): some FETCHes were lost.
+	bool overrun = false;
 
 	// The request being waited for, by sequence number.
 	uint32_t waiting_seq = 0;
@@ -151,6 +155,11 @@ struct KernelLink::Impl {
 			if (poll(&pfd, 1, 0) <= 0)
 				return;
 			int err = nl_recvmsgs(sock.get(), cb.get());
+			if (err == -NLE_NOMEM) {
+				// ENOBUFS: the socket overflowed and kernel messages were lost.
+				overrun = true;
+				continue;
+			}
 			if (err < 0 && err != -NLE_AGAIN)
 				throw Error(std::string("netlink receive failed: ") + nl_geterror(err));
 		}
@@ -177,6 +186,10 @@ struct KernelLink::Impl {
 				// libnl returns the kernel's error when our error handler stops; that is
 				// an answer, handled below, not a receive failure.
 				int err = nl_recvmsgs(sock.get(), cb.get());
+				if (err == -NLE_NOMEM) {
+					overrun = true; // as in drain(); the answer is still to come
+					continue;
+				}
 				if (err < 0 && err != -NLE_AGAIN && !done)
 					throw Error(std::string(what) + ": netlink receive failed: " + nl_geterror(err));
 			}
@@ -211,8 +224,11 @@ KernelLink KernelLink::connect()
 	int one = 1;
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kReceiveBuffer, sizeof(kReceiveBuffer)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBuffer, sizeof(kReceiveBuffer));
+	int receive_buffer = kReceiveBuffer;
+	if (const char* size = std::getenv("HTTPCLOOP_NETLINK_RCVBUF"))
+		receive_buffer = std::clamp(std::atoi(size), 1024, 256 * 1024 * 1024);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof(receive_buffer)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
 
 	// Resolving the family makes the kernel load the module through its
 	// MODULE_ALIAS_GENL_FAMILY alias where it is installed.
@@ -243,7 +259,9 @@ uint32_t KernelLink::add_device(const DeviceConfig& config)
 	    (!first.empty() && nla_put(msg.get(), HTTPCLOOP_ATTR_BITMAP, static_cast<int>(first.size()),
 				       first.data()) < 0) ||
 	    (config.image_id.size() == HTTPCLOOP_IMAGE_ID_LEN &&
-	     nla_put(msg.get(), HTTPCLOOP_ATTR_IMAGE_ID, HTTPCLOOP_IMAGE_ID_LEN, config.image_id.data()) < 0))
+	     nla_put(msg.get(), HTTPCLOOP_ATTR_IMAGE_ID, HTTPCLOOP_IMAGE_ID_LEN, config.image_id.data()) < 0) ||
+	    (config.io_timeout_s && nla_put_u32(msg.get(), HTTPCLOOP_ATTR_IO_TIMEOUT, config.io_timeout_s) < 0) ||
+	    (config.dead_timeout_s && nla_put_u32(msg.get(), HTTPCLOOP_ATTR_DEAD_TIMEOUT, config.dead_timeout_s) < 0))
 		throw Error("netlink: message too large");
 	impl_->reply_index = UINT32_MAX;
 	impl_->transact(msg.get(), "adding the device");
@@ -308,6 +326,11 @@ void KernelLink::block_failed(uint32_t index, uint64_t block, int error)
 		throw Error("netlink: message too large");
 	if (int err = nl_send_auto(impl_->sock.get(), msg.get()); err < 0)
 		throw Error(std::string("netlink: sending BLOCK_FAILED failed: ") + nl_geterror(err));
+}
+
+bool KernelLink::take_overrun()
+{
+	return std::exchange(impl_->overrun, false);
 }
 
 void KernelLink::dispatch_events(const std::function<void(const KernelEvent&)>& handler)

@@ -29,6 +29,9 @@ struct DeviceConfig {
 	std::span<const uint8_t> bitmap;
 	// The manifest's SHA-256: a daemon that takes the device over must name it.
 	std::span<const uint8_t> image_id;
+	// Seconds (1 to a day); 0: the module parameter's.
+	uint32_t io_timeout_s = 0;
+	uint32_t dead_timeout_s = 0;
 };
 
 struct KernelEvent {
@@ -63,6 +66,12 @@ public:
 	void remove_device(uint32_t index);
 	void block_ready(uint32_t index, uint64_t block);
 	void block_failed(uint32_t index, uint64_t block, int error);
+
+	// Whether kernel messages were lost since the last call (the socket overflowed:
+	// ENOBUFS). Lost FETCHes are never sent again by themselves: claim the device again
+	// (claim_device with this socket) and the kernel re-sends every outstanding one.
+	// The receive buffer is 4 MiB (HTTPCLOOP_NETLINK_RCVBUF=BYTES sets another).
+	bool take_overrun();
 
 	// Reads whatever the kernel sent without blocking, then hands every queued event
 	// to `handler`.

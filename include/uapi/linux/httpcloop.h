@@ -63,9 +63,30 @@
  *                                             with FETCH (a read parked
  *                                             before the claim completes
  *                                             normally)
+ * The owner may claim its own device again: every outstanding FETCH is sent
+ * anew (for a daemon whose socket overflowed, ENOBUFS, and lost some); this
+ * is not counted as a take-over in sysfs claims.
  * A claim may come before dead_timeout ends (no read fails) or after (reads
  * failed meanwhile; new reads work again), or while the old owner lives (an
  * upgrade: the old owner's answers are refused from then on).
+ *
+ * Privileges and errors, per command (every command: EPERM without
+ * CAP_NET_ADMIN; EINVAL for a missing or malformed attribute):
+ *   DEV_ADD      CAP_SYS_ADMIN (EPERM). EBADF: CACHE_FD not open; EINVAL: cache
+ *                file not regular, not readable or shorter than IMAGE_SIZE, block
+ *                size not a power of two, image size 0 or too large, bad BITMAP;
+ *                ERANGE: block size or a timeout out of range; EBUSY:
+ *                max_devices reached; ENOMEM.
+ *   DEV_SEED     the owner (EPERM). ENODEV: no such device; EINVAL: offset not a
+ *                multiple of 8, or bits beyond the image.
+ *   BLOCK_READY, BLOCK_FAILED
+ *                the owner (EPERM). ENODEV: no such device; ERANGE: block beyond
+ *                the image. A block never asked for is accepted (readahead).
+ *   DEV_REMOVE   CAP_SYS_ADMIN (EPERM). ENODEV: no such device; EBUSY: open,
+ *                being added, or an open/partition rescan under way.
+ *   DEV_CLAIM    CAP_SYS_ADMIN (EPERM). ENODEV: no such device or being removed;
+ *                EOPNOTSUPP: added without IMAGE_ID; EINVAL: another image id or
+ *                another cache file; EBADF: CACHE_FD not open.
  *
  * Release (HTTPCLOOP_F_RELEASED): the owner is told when it stops being one,
  * so that it can exit instead of serving nothing:
@@ -95,8 +116,12 @@
 #define HTTPCLOOP_F_SEED	(1ULL << 0)	/* DEV_SEED */
 #define HTTPCLOOP_F_CLAIM	(1ULL << 1)	/* DEV_CLAIM, IMAGE_ID */
 #define HTTPCLOOP_F_RELEASED	(1ULL << 2)	/* DEV_RELEASED */
+#define HTTPCLOOP_F_TIMEOUTS	(1ULL << 3)	/* IO_TIMEOUT, DEAD_TIMEOUT */
 #define HTTPCLOOP_F_ALL		(HTTPCLOOP_F_SEED | HTTPCLOOP_F_CLAIM | \
-				 HTTPCLOOP_F_RELEASED)
+				 HTTPCLOOP_F_RELEASED | HTTPCLOOP_F_TIMEOUTS)
+
+/* IO_TIMEOUT and DEAD_TIMEOUT: 1 s up to a day (ERANGE otherwise). */
+#define HTTPCLOOP_MAX_TIMEOUT	(24 * 3600)
 
 /* HTTPCLOOP_ATTR_REASON of DEV_RELEASED. */
 enum httpcloop_release_reason {
@@ -131,6 +156,15 @@ enum httpcloop_attr {
 					 * a DEV_CLAIM must name (DEV_ADD)
 					 */
 	HTTPCLOOP_ATTR_REASON,		/* u32: enum httpcloop_release_reason */
+	HTTPCLOOP_ATTR_IO_TIMEOUT,	/* u32: seconds a read may wait for a
+					 * missing block (DEV_ADD; default: the
+					 * io_timeout module parameter)
+					 */
+	HTTPCLOOP_ATTR_DEAD_TIMEOUT,	/* u32: seconds reads of missing blocks
+					 * wait for a new owner once the owner's
+					 * socket closed (DEV_ADD; default: the
+					 * dead_timeout module parameter)
+					 */
 	__HTTPCLOOP_ATTR_MAX,
 };
 
