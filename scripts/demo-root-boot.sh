@@ -14,6 +14,6 @@ echo "   the booted system's findmnt /:         $(marker root)"
 echo "   ... and the image under it:            $(marker image)"
 echo "   a 3 MiB file read there, SHA-256 like the source: $(marker sha256 | cut -c1-16)…"
 echo "   its httpcloop status:"
-sed -n 's/^HCMARK status: /      /p' "$CONSOLE" | tr -d '\r'
+sed -n 's/^.*HCMARK status: /      /p' "$CONSOLE" | tr -d '\r'
 echo "   fetched over HTTP: $(block_requests) block files, $(block_bytes) bytes of the image's $stored stored bytes"
 echo "   the system powered off cleanly; its console log: $CONSOLE"

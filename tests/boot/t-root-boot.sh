@@ -17,7 +17,7 @@ boot_guest root-boot 400 "root=httpcloop:$IMAGE_URL#sha256=$IMAGE_SHA httpcloop.
 	{ tail -n 60 "$CONSOLE"; fail "the guest did not power off cleanly"; }
 check_booted_from_http
 
-grep -q "^HCMARK status: .*$IMAGE_URL" "$CONSOLE" || fail "httpcloop status in the guest does not show the image URL"
+grep -q "HCMARK status: .*$IMAGE_URL" "$CONSOLE" || fail "httpcloop status in the guest does not show the image URL"
 log "the booted system fetched $(block_requests) block files, $(block_bytes) bytes"
 [ "$(block_requests)" -gt 0 ] || fail "no block was fetched over HTTP"
 
@@ -25,6 +25,6 @@ restarted=$(marker restarted)
 [[ $restarted =~ ^old=([0-9]+)\ new=([0-9]+)\ claims=1\ argv0=@ ]] && [ "${BASH_REMATCH[1]}" != "${BASH_REMATCH[2]}" ] ||
 	fail "the daemon did not come back after SIGKILL, marked for systemd: $restarted"
 check_eq "$AFTER_RESTART_SHA" "$(marker 'after-restart sha256')" "sha256 of $AFTER_RESTART_FILE read after the restart"
-grep -q "^HCMARK status: .*restarts: taken over by a new daemon 1 time" "$CONSOLE" ||
+grep -q "HCMARK status: .*restarts: taken over by a new daemon 1 time" "$CONSOLE" ||
 	fail "httpcloop status in the guest does not count the restart"
 log "restarted in the booted system: $restarted"

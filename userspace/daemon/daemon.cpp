@@ -159,6 +159,8 @@ private:
 	bool online_ = false;
 	bool stop_ = false;
 	bool detach_when_online_ = false; // a signal came before the device was online
+	// Set once such a device is online: removing it is tried until then.
+	std::optional<std::chrono::steady_clock::time_point> detach_deadline_;
 	// Set while the cache is handed over to a new daemon that has not claimed yet.
 	std::optional<std::chrono::steady_clock::time_point> handover_deadline_;
 	// recover_lost_fetches(): when it last claimed, and whether it owes another claim.
@@ -218,12 +220,10 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 					return;
 				}
 				if (detach_when_online_) {
-					// Interrupted while it was being added (Ctrl-C on a cold attach).
-					std::string error;
-					bool removed = try_detach(error);
-					on_online(false, removed ? "interrupted: " + device + " was removed again"
-								 : "interrupted, but " + device + " cannot be removed: " + error);
-					stop_ = true;
+					// Interrupted while it was being added (Ctrl-C on a cold attach):
+					// remove it, trying for a while (the partition scan's own open of
+					// the disk may be released a little later).
+					detach_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
 					return;
 				}
 				online_ = true;
@@ -237,6 +237,15 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 		});
 		if (kernel_->take_overrun() || reclaim_pending_)
 			recover_lost_fetches();
+		if (detach_deadline_) {
+			std::string error;
+			if (try_detach(error)) {
+				on_online(false, "interrupted: " + device + " was removed again");
+			} else if (std::chrono::steady_clock::now() > *detach_deadline_) {
+				on_online(false, "interrupted, but " + device + " cannot be removed: " + error);
+				stop_ = true;
+			}
+		}
 		service_.process();
 		if (handover_deadline_ && std::chrono::steady_clock::now() > *handover_deadline_)
 			take_back("no new daemon took " + device + " over within " +
@@ -298,7 +307,7 @@ void Daemon::recover_lost_fetches()
 		    " were lost (netlink socket full); asking for the outstanding requests again");
 	std::span<const uint8_t> image_id(image_id_.data(), image_id_.size());
 	try {
-		kernel_->claim_device(index_, image_id, cache_.data_fd());
+		kernel_->reclaim_device(index_, image_id, cache_.data_fd());
 	} catch (const Error& e) {
 		log_error(std::string("cannot ask the kernel again: ") + e.what());
 	}

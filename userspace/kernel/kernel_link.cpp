@@ -299,6 +299,23 @@ void KernelLink::claim_device(uint32_t index, std::span<const uint8_t> image_id,
 			    ": this kernel module does not know DEV_CLAIM (load a newer httpcloop module)");
 }
 
+void KernelLink::reclaim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd)
+{
+	if (image_id.size() != HTTPCLOOP_IMAGE_ID_LEN)
+		throw Error("claiming a device again: an image id has " + std::to_string(HTTPCLOOP_IMAGE_ID_LEN) + " bytes");
+	// No acknowledgement: on a socket that overflows, the kernel's answer may be lost as
+	// well (the FETCHes it re-sends race with it), and nothing may wait for it. A refusal
+	// still comes back as an error message, and is logged.
+	UniqueMsg msg = impl_->new_message(HTTPCLOOP_CMD_DEV_CLAIM, 0);
+	if (nla_put_u32(msg.get(), HTTPCLOOP_ATTR_INDEX, index) < 0 ||
+	    nla_put(msg.get(), HTTPCLOOP_ATTR_IMAGE_ID, HTTPCLOOP_IMAGE_ID_LEN, image_id.data()) < 0 ||
+	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_CACHE_FD, static_cast<uint32_t>(cache_fd)) < 0 ||
+	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_DAEMON_PID, static_cast<uint32_t>(getpid())) < 0)
+		throw Error("netlink: message too large");
+	if (int sent = nl_send_auto(impl_->sock.get(), msg.get()); sent < 0)
+		throw Error(std::string("claiming the device again: netlink send failed: ") + nl_geterror(sent));
+}
+
 void KernelLink::remove_device(uint32_t index)
 {
 	UniqueMsg msg = impl_->new_message(HTTPCLOOP_CMD_DEV_REMOVE, NLM_F_ACK);

@@ -62,6 +62,9 @@ public:
 	// waiting reads need. Refused unless the device serves `image_id` from the same cache
 	// file as `cache_fd`; throws Error with the kernel's message.
 	void claim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd);
+	// claim_device() by the owner itself, to have every outstanding FETCH sent again,
+	// without waiting for the kernel's answer (see take_overrun()).
+	void reclaim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd);
 	// Throws Error with the kernel's message ("device is in use ...") on failure.
 	void remove_device(uint32_t index);
 	void block_ready(uint32_t index, uint64_t block);
