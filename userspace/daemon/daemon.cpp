@@ -432,7 +432,6 @@ public:
 		KeyValues answer = parse_key_values(*reply);
 		if (answer["ok"] != "1")
 			throw Error("the daemon of " + device + " refused to hand it over: " + answer["error"]);
-		old_pid_ = answer["pid"];
 	}
 	HandoverRequest(const HandoverRequest&) = delete;
 	HandoverRequest& operator=(const HandoverRequest&) = delete;
@@ -450,7 +449,6 @@ public:
 
 private:
 	uint32_t index_;
-	std::string old_pid_;
 	bool done_ = false;
 };
 

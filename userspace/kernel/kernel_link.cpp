@@ -282,16 +282,28 @@ uint32_t KernelLink::add_device(const DeviceConfig& config)
 	return index;
 }
 
-void KernelLink::claim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd)
+namespace {
+
+// DEV_CLAIM {INDEX, IMAGE_ID, CACHE_FD, DAEMON_PID}, with `flags` (NLM_F_ACK or 0).
+UniqueMsg claim_message(KernelLink::Impl& impl, int flags, uint32_t index, std::span<const uint8_t> image_id,
+			int cache_fd)
 {
 	if (image_id.size() != HTTPCLOOP_IMAGE_ID_LEN)
 		throw Error("taking over a device: an image id has " + std::to_string(HTTPCLOOP_IMAGE_ID_LEN) + " bytes");
-	UniqueMsg msg = impl_->new_message(HTTPCLOOP_CMD_DEV_CLAIM, NLM_F_ACK);
+	UniqueMsg msg = impl.new_message(HTTPCLOOP_CMD_DEV_CLAIM, flags);
 	if (nla_put_u32(msg.get(), HTTPCLOOP_ATTR_INDEX, index) < 0 ||
 	    nla_put(msg.get(), HTTPCLOOP_ATTR_IMAGE_ID, HTTPCLOOP_IMAGE_ID_LEN, image_id.data()) < 0 ||
 	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_CACHE_FD, static_cast<uint32_t>(cache_fd)) < 0 ||
 	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_DAEMON_PID, static_cast<uint32_t>(getpid())) < 0)
 		throw Error("netlink: message too large");
+	return msg;
+}
+
+} // namespace
+
+void KernelLink::claim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd)
+{
+	UniqueMsg msg = claim_message(*impl_, NLM_F_ACK, index, image_id, cache_fd);
 	impl_->reply_index = UINT32_MAX;
 	impl_->transact(msg.get(), ("taking over /dev/httpcloop" + std::to_string(index)).c_str());
 	if (impl_->reply_index != index)
@@ -301,17 +313,10 @@ void KernelLink::claim_device(uint32_t index, std::span<const uint8_t> image_id,
 
 void KernelLink::reclaim_device(uint32_t index, std::span<const uint8_t> image_id, int cache_fd)
 {
-	if (image_id.size() != HTTPCLOOP_IMAGE_ID_LEN)
-		throw Error("claiming a device again: an image id has " + std::to_string(HTTPCLOOP_IMAGE_ID_LEN) + " bytes");
 	// No acknowledgement: on a socket that overflows, the kernel's answer may be lost as
 	// well (the FETCHes it re-sends race with it), and nothing may wait for it. A refusal
 	// still comes back as an error message, and is logged.
-	UniqueMsg msg = impl_->new_message(HTTPCLOOP_CMD_DEV_CLAIM, 0);
-	if (nla_put_u32(msg.get(), HTTPCLOOP_ATTR_INDEX, index) < 0 ||
-	    nla_put(msg.get(), HTTPCLOOP_ATTR_IMAGE_ID, HTTPCLOOP_IMAGE_ID_LEN, image_id.data()) < 0 ||
-	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_CACHE_FD, static_cast<uint32_t>(cache_fd)) < 0 ||
-	    nla_put_u32(msg.get(), HTTPCLOOP_ATTR_DAEMON_PID, static_cast<uint32_t>(getpid())) < 0)
-		throw Error("netlink: message too large");
+	UniqueMsg msg = claim_message(*impl_, 0, index, image_id, cache_fd);
 	if (int sent = nl_send_auto(impl_->sock.get(), msg.get()); sent < 0)
 		throw Error(std::string("claiming the device again: netlink send failed: ") + nl_geterror(sent));
 }
