@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -261,7 +262,7 @@ void CacheStore::mark_written(uint64_t index)
 {
 	check_index(index);
 	std::lock_guard lock(*mutex_);
-	if (test_bit(present_, index))
+	if (test_bit(present_, index) || !failure_.empty())
 		return;
 	set_bit(present_, index);
 	++present_count_;
@@ -290,7 +291,7 @@ void CacheStore::commit()
 	std::vector<uint64_t> committing;
 	{
 		std::lock_guard lock(*mutex_);
-		if (handed_over_)
+		if (handed_over_ || !failure_.empty())
 			return;
 		committing.swap(pending_);
 	}
@@ -298,10 +299,8 @@ void CacheStore::commit()
 		return;
 
 	if (::fdatasync(data_fd_.get()) != 0) {
-		int saved_errno = errno;
-		std::lock_guard lock(*mutex_);
-		pending_.insert(pending_.end(), committing.begin(), committing.end());
-		throw_errno("cannot sync " + (directory_ / kDataName).string(), saved_errno);
+		const int saved_errno = errno;
+		fail(committing, "cannot sync " + (directory_ / kDataName).string() + ": " + std::strerror(saved_errno));
 	}
 
 	{
@@ -318,7 +317,32 @@ void CacheStore::commit()
 		pwrite_all(record_fd_.get(), dirty, present_record::kHeaderSize + first_byte,
 			   (directory_ / kRecordName).string());
 	}
-	fdatasync_or_throw(record_fd_.get(), (directory_ / kRecordName).string());
+	if (::fdatasync(record_fd_.get()) != 0) {
+		// The bits just written may be lost; those already on disk stay true (the data
+		// they stand for was synced before), so only the record is in doubt.
+		const int saved_errno = errno;
+		fail({}, "cannot sync " + (directory_ / kRecordName).string() + ": " + std::strerror(saved_errno));
+	}
+}
+
+void CacheStore::fail(const std::vector<uint64_t>& lost, const std::string& why)
+{
+	std::lock_guard lock(*mutex_);
+	failure_ = why;
+	for (uint64_t index : lost) {
+		if (test_bit(present_, index) && !test_bit(holes_, index) && !test_bit(durable_, index)) {
+			clear_bit(present_, index);
+			present_count_--;
+		}
+	}
+	pending_.clear();
+	throw Error(why);
+}
+
+std::string CacheStore::failure() const
+{
+	std::lock_guard lock(*mutex_);
+	return failure_;
 }
 
 void CacheStore::hand_over()

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace httpcloop {
@@ -58,8 +59,13 @@ public:
 	// at the next commit().
 	void mark_written(uint64_t index);
 	// fdatasync()s the data, then sets the queued bits in the on-disk record and
-	// fdatasync()s it.
+	// fdatasync()s it. If a sync fails, the cache has failed for good (throws Error):
+	// Linux reports a lost write once per file and may have dropped the data, so a later
+	// sync that succeeds proves nothing. The blocks of that commit stop being present,
+	// no bit is ever recorded again, and commit() does nothing from then on.
 	void commit();
+	// The message of the failed sync that ended this cache, or empty.
+	std::string failure() const;
 	size_t pending_commit() const;
 	// An upgrade in place (`httpcloop restart`): commits, then stops writing the record
 	// (commit() keeps queued blocks queued) and releases the lock, so that the new
@@ -89,6 +95,8 @@ private:
 	void load_or_reset_record(const Manifest& manifest, const Sha256& manifest_id, bool data_size_matches);
 	void write_fresh_record(const Manifest& manifest, const Sha256& manifest_id);
 	void check_index(uint64_t index) const;
+	// Ends the cache after a failed sync (see commit()): `lost` stop being present.
+	[[noreturn]] void fail(const std::vector<uint64_t>& lost, const std::string& why);
 
 	std::filesystem::path directory_;
 	uint64_t image_size_ = 0;
@@ -106,6 +114,7 @@ private:
 	std::vector<uint8_t> durable_; // exactly the record's bitmap on disk
 	std::vector<uint64_t> pending_; // queued for the next commit
 	bool handed_over_ = false;      // hand_over(): the record is another process's now
+	std::string failure_;           // set by a failed sync: nothing is recorded any more
 	uint64_t present_count_ = 0;
 };
 

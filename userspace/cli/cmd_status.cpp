@@ -87,6 +87,10 @@ std::string to_json(const KeyValues& values)
 
 void print_fetch_details(const KeyValues& daemon)
 {
+	if (!text(daemon, "cache_failed").empty())
+		std::printf("  cache FAILED: %s (blocks it does not hold cannot be read; check the disk, then "
+			    "detach and attach again)\n",
+			    text(daemon, "cache_failed").c_str());
 	if (number(daemon, "cache_errors") > 0)
 		std::printf("  cache errors: %llu verified blocks could not be written to the cache (full or failing "
 			    "disk; the daemon's log says why)\n",

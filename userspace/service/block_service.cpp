@@ -68,12 +68,19 @@ void BlockService::request(uint64_t block)
 		on_complete_(block, "block " + std::to_string(block) + " is beyond the end of the image");
 		return;
 	}
-	record_first_read(block);
-	follow_sequential_reads(block);
 	if (cache_.is_present(block)) {
+		record_first_read(block);
+		follow_sequential_reads(block);
 		on_complete_(block, {});
 		return;
 	}
+	if (!cache_failure_.empty()) {
+		stats_.blocks_failed++;
+		on_complete_(block, "block " + std::to_string(block) + " cannot be cached: " + cache_failure_);
+		return;
+	}
+	record_first_read(block);
+	follow_sequential_reads(block);
 	auto found = blocks_.find(block);
 	if (found != blocks_.end()) {
 		// Already on its way (as readahead or prefetch): now someone waits for it.
@@ -157,6 +164,10 @@ std::optional<uint64_t> BlockService::next_background()
 
 void BlockService::dispatch()
 {
+	if (!cache_failure_.empty()) {
+		fail_unstarted();
+		return;
+	}
 	const size_t limit = options_.fetch.max_parallel;
 	while (fetcher_.active() < limit) {
 		std::optional<uint64_t> block = next_queued(Priority::demand);
@@ -276,6 +287,10 @@ void BlockService::on_decoded(DecodeResult& result)
 		attempt_failed(result.block, result.source, result.error, false);
 		return;
 	}
+	if (!cache_failure_.empty()) {
+		finish(result.block, "block " + std::to_string(result.block) + " cannot be cached: " + cache_failure_);
+		return;
+	}
 	cache_.mark_written(result.block);
 	stats_.blocks_fetched++;
 	auto found = blocks_.find(result.block);
@@ -286,6 +301,21 @@ void BlockService::on_decoded(DecodeResult& result)
 			stats_.background_blocks++;
 	}
 	finish(result.block, {});
+}
+
+// After the cache failed: blocks not yet on the wire fail now, and nothing new starts.
+void BlockService::fail_unstarted()
+{
+	prefetch_all_ = false;
+	profile_queue_.clear();
+	for (auto& queue : queues_)
+		queue.clear();
+	std::vector<uint64_t> unstarted;
+	for (const auto& [block, state] : blocks_)
+		if (state.phase == Phase::queued || state.phase == Phase::waiting_retry)
+			unstarted.push_back(block);
+	for (uint64_t block : unstarted)
+		finish(block, "block " + std::to_string(block) + " cannot be cached: " + cache_failure_);
 }
 
 void BlockService::attempt_failed(uint64_t block, size_t mirror, const std::string& error, bool not_found)
@@ -424,9 +454,18 @@ void BlockService::commit_if_due(bool force)
 		try {
 			cache_.commit();
 		} catch (const Error& e) {
-			// The blocks stay readable; they are only not recorded, so they are fetched
-			// again after a restart.
-			log_error(std::string("cannot record cached blocks: ") + e.what());
+			cache_failure_ = cache_.failure();
+			if (cache_failure_.empty()) {
+				// Not a lost write (the record could not be written): the blocks stay
+				// readable, only not recorded, so they are fetched again after a restart.
+				log_error(std::string("cannot record cached blocks: ") + e.what());
+			} else {
+				log_error("the cache " + cache_.directory().native() + " has failed: " + cache_failure_ +
+					  ". Written blocks may be lost, so none is recorded any more; the blocks it "
+					  "does not hold fail to read from now on. Check the disk, then detach and "
+					  "attach again");
+				dispatch();
+			}
 		}
 		last_commit_ = Clock::now();
 		save_profile();
@@ -439,6 +478,7 @@ ServiceStats BlockService::stats() const
 	stats.in_flight = blocks_.size();
 	stats.http = fetcher_.counters();
 	stats.prefetching = prefetch_all_ || !profile_queue_.empty() || !queues_[2].empty();
+	stats.cache_failure = cache_failure_;
 	const auto now = Clock::now();
 	for (size_t i = 0; i < mirrors_.size(); i++)
 		stats.mirrors.emplace_back(mirrors_.base_url(i), mirrors_.stats(i, now));

@@ -65,6 +65,7 @@ struct ServiceStats {
 	uint64_t readahead_joined = 0;  // demanded while readahead was already fetching them
 	uint64_t background_blocks = 0; // fetched by prefetch or a profile
 	bool prefetching = false;       // background work left
+	std::string cache_failure;      // why the cache failed for good (a lost write), or empty
 	FetchCounters http;
 	std::vector<std::pair<std::string, MirrorStats>> mirrors;
 };
@@ -133,6 +134,7 @@ private:
 	void on_decoded(DecodeResult& result);
 	void attempt_failed(uint64_t block, size_t mirror, const std::string& error, bool not_found);
 	void finish(uint64_t block, const std::string& error);
+	void fail_unstarted();
 	void record_first_read(uint64_t block);
 	void save_profile();
 	void commit_if_due(bool force);
@@ -168,6 +170,7 @@ private:
 	Clock::time_point last_commit_ = Clock::now();
 	std::mt19937 random_;
 	ServiceStats stats_;
+	std::string cache_failure_; // CacheStore::failure() once a commit found it failed
 };
 
 } // namespace httpcloop

@@ -25,6 +25,7 @@ std::string service_status_text(const std::string& url, const Sha256& image_id, 
 	    << "blocks_failed=" << stats.blocks_failed << '\n'
 	    << "integrity_errors=" << stats.integrity_errors << '\n'
 	    << "cache_errors=" << stats.cache_errors << '\n'
+	    << "cache_failed=" << stats.cache_failure << '\n'
 	    << "http_requests=" << stats.http.requests << '\n'
 	    << "http_bytes=" << stats.http.bytes << '\n'
 	    << "http_errors=" << stats.http.errors << '\n'
