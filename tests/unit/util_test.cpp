@@ -9,12 +9,15 @@
 #include "util/small_file.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <cstring>
 #include <fstream>
+#include <string>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace httpcloop {
 namespace {
@@ -185,6 +188,74 @@ TEST(ControlServer, RemovesOnlyItsOwnSocketWhenItGoes)
 		ControlServer server = ControlServer::listen(path);
 	}
 	EXPECT_FALSE(std::filesystem::exists(path)) << "the server left its own socket behind";
+}
+
+UniqueFd connect_client(const std::filesystem::path& path)
+{
+	UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	sockaddr_un address{};
+	address.sun_family = AF_UNIX;
+	std::strcpy(address.sun_path, path.c_str());
+	EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0) << std::strerror(errno);
+	return fd;
+}
+
+bool readable_now(int fd)
+{
+	pollfd pfd{fd, POLLIN, 0};
+	return ::poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+// Issue 11, finding 8: a client that connects and says nothing must not hold up the
+// daemon's event loop (it used to wait 2 s for it before anything else), nor the clients
+// behind it; it stays connected until its time is up.
+TEST(ControlServer, ASilentClientHoldsUpNoOne)
+{
+	test::TempDir dir;
+	UniqueFd directory(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	ControlServer server = ControlServer::listen_in(directory.get(), "test.sock", dir.path() / "test.sock");
+	unsigned answered = 0;
+	auto handler = [&](std::string_view request) {
+		answered++;
+		return "reply to " + std::string(request);
+	};
+
+	UniqueFd silent = connect_client(dir.path() / "test.sock");
+	UniqueFd talker = connect_client(dir.path() / "test.sock");
+	ASSERT_EQ(::send(talker.get(), "status", 6, 0), 6);
+	server.serve(handler); // must not block on the silent client
+	ASSERT_TRUE(readable_now(talker.get())) << "the client behind a silent one was not answered";
+	char reply[64] = {};
+	ASSERT_GT(::recv(talker.get(), reply, sizeof(reply) - 1, 0), 0);
+	EXPECT_STREQ(reply, "reply to status");
+	EXPECT_EQ(answered, 1u);
+	EXPECT_EQ(server.fds().size(), 2u) << "the silent client should still wait, polled by the loop";
+	EXPECT_FALSE(readable_now(silent.get())) << "the silent client was dropped at once";
+
+	// It speaks after all: answered at the next call.
+	ASSERT_EQ(::send(silent.get(), "late", 4, 0), 4);
+	server.serve(handler);
+	ASSERT_TRUE(readable_now(silent.get()));
+	ASSERT_GT(::recv(silent.get(), reply, sizeof(reply) - 1, 0), 0);
+	EXPECT_EQ(answered, 2u);
+	EXPECT_EQ(server.fds().size(), 1u);
+}
+
+TEST(ControlServer, KeepsAtMostAFewSilentClients)
+{
+	test::TempDir dir;
+	UniqueFd directory(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	ControlServer server = ControlServer::listen_in(directory.get(), "test.sock", dir.path() / "test.sock");
+	std::vector<UniqueFd> clients;
+	for (size_t i = 0; i < ControlServer::kMaxPendingClients + 3; i++) {
+		clients.push_back(connect_client(dir.path() / "test.sock"));
+		server.serve([](std::string_view) { return std::string("x"); });
+	}
+	EXPECT_EQ(server.fds().size(), ControlServer::kMaxPendingClients + 1);
+	// The oldest were dropped: they see the end of the connection.
+	char byte;
+	EXPECT_EQ(::recv(clients[0].get(), &byte, 1, MSG_DONTWAIT), 0);
+	EXPECT_LT(::recv(clients.back().get(), &byte, 1, MSG_DONTWAIT), 0);
 }
 
 } // namespace

@@ -152,27 +152,49 @@ ControlServer::~ControlServer()
 		unlinkat(directory_.get(), name_.c_str(), 0);
 }
 
-void ControlServer::serve_one(const std::function<std::string(std::string_view)>& handler)
+std::vector<int> ControlServer::fds() const
 {
-	UniqueFd client(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-	if (!client)
-		return;
-	// Only root or the daemon's own user may ask (the socket's mode says so too; this
-	// holds even if the directory's or the socket's mode were changed).
-	ucred peer{};
-	socklen_t length = sizeof(peer);
-	if (getsockopt(client.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
-	    (peer.uid != 0 && peer.uid != geteuid()))
-		return;
-	if (!wait_readable(client.get(), kClientTimeoutMs))
-		return;
-	std::string request(kMaxMessage, '\0');
-	ssize_t n = recv(client.get(), request.data(), request.size(), 0);
-	if (n <= 0)
-		return;
-	request.resize(static_cast<size_t>(n));
-	std::string reply = handler(request);
-	send(client.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+	std::vector<int> fds{listen_fd_.get()};
+	for (const PendingClient& client : pending_)
+		fds.push_back(client.fd.get());
+	return fds;
+}
+
+void ControlServer::accept_waiting()
+{
+	for (;;) {
+		UniqueFd client(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+		if (!client)
+			return; // EAGAIN: no one else waits (or an error: try at the next wake-up)
+		// Only root or the daemon's own user may ask (the socket's mode says so too; this
+		// holds even if the directory's or the socket's mode were changed).
+		ucred peer{};
+		socklen_t length = sizeof(peer);
+		if (getsockopt(client.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
+		    (peer.uid != 0 && peer.uid != geteuid()))
+			continue;
+		if (pending_.size() == kMaxPendingClients)
+			pending_.erase(pending_.begin());
+		pending_.push_back({std::move(client), std::chrono::steady_clock::now()});
+	}
+}
+
+void ControlServer::serve(const std::function<std::string(std::string_view)>& handler)
+{
+	accept_waiting();
+	const auto now = std::chrono::steady_clock::now();
+	std::erase_if(pending_, [&](PendingClient& client) {
+		std::string request(kMaxMessage, '\0');
+		ssize_t n = recv(client.fd.get(), request.data(), request.size(), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return now - client.accepted > std::chrono::milliseconds(kClientTimeoutMs);
+		if (n <= 0)
+			return true; // gone, or an error
+		request.resize(static_cast<size_t>(n));
+		std::string reply = handler(request);
+		send(client.fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+		return true;
+	});
 }
 
 std::optional<std::string> control_request(const std::filesystem::path& path, std::string_view request)

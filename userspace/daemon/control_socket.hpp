@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -43,14 +44,26 @@ public:
 	ControlServer& operator=(ControlServer&&) noexcept = default;
 	~ControlServer();
 
-	int fd() const { return listen_fd_.get(); }
-	// Accepts one waiting client and answers its request with `handler`'s reply. A
-	// client that sends nothing within a short time is dropped.
-	void serve_one(const std::function<std::string(std::string_view request)>& handler);
+	// What the event loop polls for input: the listening socket, then every client
+	// accepted but not yet heard (at most kMaxPendingClients).
+	std::vector<int> fds() const;
+	static constexpr size_t kMaxPendingClients = 8;
+	// Never blocks: accepts the waiting clients, answers each client whose request has
+	// come with `handler`'s reply, and drops those that sent nothing for 2 s (or the
+	// oldest, beyond kMaxPendingClients; looked at whenever the loop is woken for a
+	// client). A silent client thus costs the loop nothing.
+	void serve(const std::function<std::string(std::string_view request)>& handler);
 
 private:
 	ControlServer() = default;
+	struct PendingClient {
+		UniqueFd fd;
+		std::chrono::steady_clock::time_point accepted;
+	};
+	void accept_waiting();
+
 	std::filesystem::path path_; // for messages
+	std::vector<PendingClient> pending_;
 	UniqueFd directory_;
 	std::string name_;
 	UniqueFd listen_fd_;

@@ -32,11 +32,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <vector>
 
 namespace httpcloop {
 
@@ -205,12 +207,14 @@ int Daemon::run(const std::function<void(bool, const std::string&)>& on_online)
 void Daemon::serve(const std::string& device, const std::function<void(bool, const std::string&)>& on_online)
 {
 	while (!stop_) {
-		curl_waitfd fds[3] = {
+		std::vector<curl_waitfd> fds = {
 			{kernel_->fd(), CURL_WAIT_POLLIN, 0},
 			{signals_.get(), CURL_WAIT_POLLIN, 0},
-			{control_ ? control_->fd() : -1, CURL_WAIT_POLLIN, 0},
 		};
-		service_.poll(fds, control_ ? 3 : 2, 1000);
+		if (control_)
+			for (int fd : control_->fds())
+				fds.push_back({fd, CURL_WAIT_POLLIN, 0});
+		service_.poll(fds.data(), static_cast<unsigned>(fds.size()), 1000);
 
 		kernel_->dispatch_events([&](const KernelEvent& event) {
 			if (event.kind == KernelEvent::Kind::online && event.index == index_ && !online_) {
@@ -265,8 +269,8 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 				}
 			}
 		}
-		if (control_ && fds[2].revents)
-			control_->serve_one([this](std::string_view request) { return handle_control(request); });
+		if (control_ && std::any_of(fds.begin() + 2, fds.end(), [](const curl_waitfd& fd) { return fd.revents != 0; }))
+			control_->serve([this](std::string_view request) { return handle_control(request); });
 	}
 }
 

@@ -2,6 +2,9 @@
 
 #include "util/log.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace httpcloop {
 
 ServiceThread::ServiceThread(const ServiceOptions& options, const Manifest& manifest, CacheStore& cache)
@@ -39,8 +42,11 @@ void ServiceThread::run(std::stop_token stop, const std::function<void(BlockServ
 	}
 	std::vector<uint64_t> requests;
 	while (!stop.stop_requested()) {
-		curl_waitfd control_fd{control_ ? control_->fd() : -1, CURL_WAIT_POLLIN, 0};
-		service_.poll(&control_fd, control_ ? 1 : 0, 1000);
+		std::vector<curl_waitfd> control_fds;
+		if (control_)
+			for (int fd : control_->fds())
+				control_fds.push_back({fd, CURL_WAIT_POLLIN, 0});
+		service_.poll(control_fds.data(), static_cast<unsigned>(control_fds.size()), 1000);
 		{
 			std::lock_guard lock(mutex_);
 			requests.swap(inbox_);
@@ -49,8 +55,8 @@ void ServiceThread::run(std::stop_token stop, const std::function<void(BlockServ
 			service_.request(block);
 		requests.clear();
 		service_.process();
-		if (control_ && control_fd.revents)
-			control_->serve_one(control_handler_);
+		if (std::any_of(control_fds.begin(), control_fds.end(), [](const curl_waitfd& fd) { return fd.revents != 0; }))
+			control_->serve(control_handler_);
 	}
 }
 
