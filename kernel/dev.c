@@ -125,7 +125,6 @@ static void hcl_cmd_work(struct work_struct *work)
 	u64 first = blk_rq_pos(rq) >> shift;
 	u64 last = (blk_rq_pos(rq) + blk_rq_sectors(rq) - 1) >> shift;
 	u64 missing;
-	bool fetch;
 
 	spin_lock(&dev->lock);
 	last = min(last, dev->nr_blocks - 1);
@@ -140,17 +139,20 @@ static void hcl_cmd_work(struct work_struct *work)
 		hcl_cmd_end(cmd, BLK_STS_IOERR);
 		return;
 	}
+	/*
+	 * Everything that touches dev is done before the unlock: once parked, the
+	 * request may complete on another CPU (BLOCK_READY), and nothing then keeps
+	 * a removal from freeing dev under us. mod_delayed_work() does not sleep.
+	 */
+	atomic64_inc(&dev->stats.misses);
 	cmd->wait_block = missing;
 	cmd->last_block = last;
 	cmd->parked = true;
 	list_add_tail(&cmd->park_node, &dev->parked);
 	dev->nr_parked++;
-	fetch = dev->owner_portid && !test_bit(missing, dev->fetching);
-	spin_unlock(&dev->lock);
-
-	atomic64_inc(&dev->stats.misses);
-	if (fetch)
+	if (dev->owner_portid && !test_bit(missing, dev->fetching))
 		mod_delayed_work(hcl_wq, &dev->fetch_work, 0);
+	spin_unlock(&dev->lock);
 }
 
 /* The daemon's socket is gone: parked reads fail after dead_timeout. */
@@ -399,7 +401,10 @@ static blk_status_t hcl_queue_rq(struct blk_mq_hw_ctx *hctx,
 /*
  * Only a parked read can time out: the block it waits for did not arrive
  * within io_timeout. A read that is being served from the cache file is left
- * to finish.
+ * to finish, as loop leaves its backing file's reads: the read fills the
+ * request's own pages, so failing the request before it returns would hand
+ * those pages back while they are still being written. It is reported
+ * instead, once per io_timeout, so that a hanging cache disk is not silent.
  */
 static enum blk_eh_timer_return hcl_timeout(HCL_TIMEOUT_ARGS)
 {
@@ -409,6 +414,8 @@ static enum blk_eh_timer_return hcl_timeout(HCL_TIMEOUT_ARGS)
 	spin_lock(&dev->lock);
 	if (!cmd->parked) {
 		spin_unlock(&dev->lock);
+		pr_warn_ratelimited("%s: a read from the cache file has not finished within %us; still waiting for it\n",
+				    dev->disk->disk_name, dev->io_timeout);
 		return BLK_EH_RESET_TIMER;
 	}
 	list_del_init(&cmd->park_node);

@@ -38,6 +38,7 @@
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace httpcloop {
@@ -161,6 +162,9 @@ private:
 	bool online_ = false;
 	bool stop_ = false;
 	bool detach_when_online_ = false; // a signal came before the device was online
+	// Blocks the kernel asked for and has no answer for yet. Only used if a signal comes
+	// before the device is online: then they are failed at once (see serve()).
+	std::set<uint64_t> unanswered_;
 	// Set once such a device is online: removing it is tried until then.
 	std::optional<std::chrono::steady_clock::time_point> detach_deadline_;
 	// Set while the cache is handed over to a new daemon that has not claimed yet.
@@ -264,6 +268,11 @@ void Daemon::serve(const std::string& device, const std::function<void(bool, con
 					// device now is refused (EBUSY); do it once it is online.
 					detach_when_online_ = true;
 					log_info("interrupted: " + device + " is removed once the kernel has added it");
+					// add_disk() may be reading the partition table: fail its reads
+					// now, so that it ends without waiting for the server.
+					for (uint64_t block : unanswered_)
+						kernel_->block_failed(index_, block, EIO);
+					unanswered_.clear();
 				} else if (!try_detach(error)) {
 					log_error("not detaching: " + error + "; still serving " + device);
 				}
@@ -327,6 +336,12 @@ void Daemon::on_kernel_event(const KernelEvent& event)
 	if (event.index != index_)
 		return;
 	if (event.kind == KernelEvent::Kind::fetch) {
+		if (detach_when_online_) {
+			kernel_->block_failed(index_, event.block, EIO); // interrupted while being added
+			return;
+		}
+		if (!online_)
+			unanswered_.insert(event.block);
 		service_.request(event.block);
 	} else if (event.kind == KernelEvent::Kind::released) {
 		const std::string device = "/dev/httpcloop" + std::to_string(index_);
@@ -374,6 +389,7 @@ void Daemon::on_block_done(uint64_t block, std::string_view error)
 {
 	if (block >= manifest_.block_count())
 		return; // the kernel never asks for such a block; nothing to answer
+	unanswered_.erase(block);
 	if (error.empty())
 		kernel_->block_ready(index_, block);
 	else
