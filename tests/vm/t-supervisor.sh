@@ -18,7 +18,9 @@ head -c $((blocks * bs)) /dev/urandom >/tmp/a.img
 start_nginx /tmp/www 8080
 sysfs=/sys/block/httpcloop0/httpcloop
 
-dev=$("$HTTPCLOOP" attach http://127.0.0.1:8080/a/ --cache /tmp/cache --no-readahead)
+mkdir -p /tmp/profdir
+dev=$("$HTTPCLOOP" attach http://127.0.0.1:8080/a/ --cache /tmp/cache --no-readahead \
+	--record-profile /tmp/profdir/boot.profile)
 cleanup _detach_if_attached "$dev"
 cmp_range "$dev" /tmp/a.img 0 $((4 * bs)) || fail "blocks 0-3 differ"
 
@@ -33,6 +35,10 @@ supervisor=$(parent_of "$first")
 check test "$supervisor" -gt 1
 grep -q httpcloop "/proc/$supervisor/cmdline" || fail "the daemon's parent is not the supervisor: $(tr '\0' ' ' <"/proc/$supervisor/cmdline")"
 log "daemon $first under supervisor $supervisor"
+
+# The profile's directory no longer at its path, as after switch_root for a root daemon:
+# the restarted daemons must go on recording into it (they used to fail to open it).
+mv /tmp/profdir /tmp/profdir-moved
 
 log "the daemon stops answering, reads of missing blocks wait, then it is killed"
 kill -STOP "$first"
@@ -63,6 +69,13 @@ for i in 1 2 3; do
 done
 check_eq 4 "$(cat "$sysfs/claims")" "claims after four restarts"
 cmp_range "$dev" /tmp/a.img $((40 * bs)) $((20 * bs)) || fail "blocks 40-59 differ after the restarts"
+profile_has_block_59() { grep -qx 59 /tmp/profdir-moved/boot.profile; }
+wait_until 10 profile_has_block_59
+for b in 0 10 22 40; do
+	grep -qx $b /tmp/profdir-moved/boot.profile || fail "block $b missing from the profile: $(cat /tmp/profdir-moved/boot.profile)"
+done
+check test ! -e /tmp/profdir
+mv /tmp/profdir-moved /tmp/profdir # `restart` starts a daemon from the attach's command line
 status=$("$HTTPCLOOP" status "$dev")
 grep -q "daemon pid $prev" <<<"$status" || fail "status does not show the current daemon: $status"
 grep -q "restarts: taken over by a new daemon 4 times$" <<<"$status" || fail "status does not count the restarts: $status"
@@ -98,7 +111,9 @@ wait_until 20 gone "$new"
 wait_until 20 gone "$new_supervisor"
 
 log "SIGTERM to the supervisor detaches"
-dev=$("$HTTPCLOOP" attach http://127.0.0.1:8080/a/ --cache /tmp/cache --no-readahead)
+mkdir -p /tmp/profdir
+dev=$("$HTTPCLOOP" attach http://127.0.0.1:8080/a/ --cache /tmp/cache --no-readahead \
+	--record-profile /tmp/profdir/boot.profile)
 cmp_range "$dev" /tmp/a.img 0 $((8 * bs)) || fail "blocks 0-7 differ after re-attaching"
 daemon=$(daemon_pid)
 supervisor=$(parent_of "$daemon")

@@ -112,7 +112,17 @@ UniqueFd block_signals()
 struct DaemonAnchors {
 	UniqueFd run_directory; // /run/httpcloop: control socket, attach record
 	UniqueFd cache_directory; // --cache DIR
+	AnchoredFile record_profile; // --record-profile FILE's directory, if asked
 };
+
+// A daemon that takes a device over (restarted by the supervisor, `attach --recover`,
+// `restart`) extends the boot profile being recorded instead of starting it again.
+ServiceOptions daemon_service_options(const AttachOptions& options, const Sha256& image_id)
+{
+	ServiceOptions service = options.serve.service_options(image_id);
+	service.continue_profile = options.recover_index.has_value();
+	return service;
+}
 
 // How long a daemon that handed its cache over (`httpcloop restart`) waits for the new
 // daemon's claim before it takes the cache back and serves on.
@@ -123,7 +133,7 @@ public:
 	Daemon(const AttachOptions& options, LoadedImage image, CacheStore cache, int run_directory)
 		: options_(options), manifest_(std::move(image.manifest)), image_id_(image.id),
 		  cache_(std::move(cache)), run_directory_(run_directory), signals_(block_signals()),
-		  service_(options.serve.service_options(image.id), manifest_, cache_,
+		  service_(daemon_service_options(options, image.id), manifest_, cache_,
 			   [this](uint64_t block, std::string_view error) { on_block_done(block, error); })
 	{
 	}
@@ -526,6 +536,8 @@ DaemonAnchors open_anchors(const AttachOptions& options)
 	anchors.cache_directory = UniqueFd(::open(options.serve.cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (!anchors.cache_directory)
 		throw_errno("cannot open cache directory " + options.serve.cache_dir.string());
+	if (!options.serve.record_profile.empty())
+		anchors.record_profile = AnchoredFile(options.serve.record_profile);
 	return anchors;
 }
 
@@ -556,6 +568,7 @@ int run_worker(const AttachOptions& options, const LoadedImage& image, std::opti
 		report.reset();
 	};
 	AttachOptions worker_options = options;
+	worker_options.serve.record_profile_directory = anchors.record_profile.directory_fd();
 	std::optional<CacheStore> cache;
 	try {
 		if (restart == 0) {

@@ -43,7 +43,11 @@ BlockService::BlockService(const ServiceOptions& options, const Manifest& manife
 	if (!options.record_profile.empty()) {
 		profiled_.assign(manifest.block_count(), false);
 		// Opened now: a root file system's daemon cannot reach it by path later.
-		profile_file_ = AnchoredFile(options.record_profile);
+		profile_file_ = options.record_profile_directory >= 0
+					? AnchoredFile::in_directory(options.record_profile_directory, options.record_profile)
+					: AnchoredFile(options.record_profile);
+		if (options.continue_profile)
+			continue_profile();
 	}
 }
 
@@ -426,6 +430,24 @@ void BlockService::record_first_read(uint64_t block)
 	profiled_[block] = true;
 	profile_.push_back(block);
 	profile_dirty_ = true;
+}
+
+// A daemon that takes a device over goes on with its predecessor's profile instead of
+// replacing it with the reads that come after the take-over.
+void BlockService::continue_profile()
+{
+	try {
+		std::optional<std::string> text = profile_file_.read(64u << 20);
+		if (!text)
+			return;
+		for (uint64_t block : parse_profile(*text, options_.image_id_hex))
+			if (block < profiled_.size() && !profiled_[block]) {
+				profiled_[block] = true;
+				profile_.push_back(block);
+			}
+	} catch (const Error& e) {
+		log_warning("the boot profile recorded so far is not continued: " + std::string(e.what()));
+	}
 }
 
 void BlockService::save_profile()

@@ -51,6 +51,8 @@ struct ServiceOptions {
 	unsigned readahead_max_bytes = 8 * 1024 * 1024; // 0: no readahead
 	uint64_t max_range_bytes = 4 * 1024 * 1024;     // longest coalesced Range request
 	std::filesystem::path record_profile;  // write the order of first reads here
+	int record_profile_directory = -1;     // its directory, if held open already (borrowed)
+	bool continue_profile = false;         // a daemon taking over: extend the profile there
 	std::string image_id_hex;              // goes into the profile
 };
 
@@ -137,6 +139,7 @@ private:
 	void fail_unstarted();
 	void record_first_read(uint64_t block);
 	void save_profile();
+	void continue_profile();
 	void commit_if_due(bool force);
 
 	ServiceOptions options_;

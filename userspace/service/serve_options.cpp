@@ -29,6 +29,7 @@ ServiceOptions ServeOptions::service_options(const Sha256& image_id) const
 	if (!readahead)
 		service.readahead_max_bytes = 0;
 	service.record_profile = record_profile;
+	service.record_profile_directory = record_profile_directory;
 	service.image_id_hex = to_hex(image_id);
 	return service;
 }

@@ -30,6 +30,7 @@ struct ServeOptions {
 	bool prefetch_all = false;            // --prefetch all
 	std::filesystem::path profile;        // --profile: prefetch in this order first
 	std::filesystem::path record_profile; // --record-profile
+	int record_profile_directory = -1;    // its directory, if held open already (borrowed)
 
 	// The URL and the mirrors, in order.
 	std::vector<std::string> urls() const;

@@ -69,6 +69,42 @@ AnchoredFile::AnchoredFile(const std::filesystem::path& path)
 		throw_errno("cannot open directory " + directory.string());
 }
 
+AnchoredFile AnchoredFile::in_directory(int directory_fd, const std::filesystem::path& path)
+{
+	AnchoredFile file;
+	file.path_ = path;
+	file.name_ = path.filename().string();
+	if (file.name_.empty() || file.name_ == "." || file.name_ == "..")
+		throw IoError("'" + path.string() + "' does not name a file");
+	file.directory_ = UniqueFd(::fcntl(directory_fd, F_DUPFD_CLOEXEC, 0));
+	if (!file.directory_)
+		throw_errno("cannot keep directory " + directory_of(path).string());
+	return file;
+}
+
+std::optional<std::string> AnchoredFile::read(size_t limit) const
+{
+	if (!directory_)
+		return std::nullopt;
+	UniqueFd fd(::openat(directory_.get(), name_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+	if (!fd)
+		return std::nullopt;
+	std::string text;
+	char buffer[65536];
+	for (;;) {
+		ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			throw_errno("cannot read " + path_.string());
+		if (n == 0)
+			return text;
+		if (text.size() + static_cast<size_t>(n) > limit)
+			return std::nullopt;
+		text.append(buffer, static_cast<size_t>(n));
+	}
+}
+
 void AnchoredFile::write_atomically(std::span<const uint8_t> bytes, unsigned mode) const
 {
 	if (!directory_)

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -28,10 +29,17 @@ public:
 	AnchoredFile() = default;
 	// Opens the directory `path` will be in; throws IoError if it cannot.
 	explicit AnchoredFile(const std::filesystem::path& path);
+	// The same, with that directory open already as `directory_fd` (duplicated here): for
+	// a process whose paths may no longer lead there (a root daemon after switch_root).
+	static AnchoredFile in_directory(int directory_fd, const std::filesystem::path& path);
 
 	void write_atomically(std::span<const uint8_t> bytes, unsigned mode = 0644) const;
+	// The file's text now (never through a symbolic link); nullopt if it does not exist
+	// or is longer than `limit`.
+	std::optional<std::string> read(size_t limit) const;
 	const std::filesystem::path& path() const { return path_; }
 	bool empty() const { return !directory_; }
+	int directory_fd() const { return directory_.get(); }
 
 private:
 	std::filesystem::path path_;
