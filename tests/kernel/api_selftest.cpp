@@ -437,9 +437,62 @@ void random_messages(Channel& owner, Channel& stranger, uint32_t scratch, unsign
 
 } // namespace
 
+// --stuck-cache CACHE SOURCE: a device whose every block is present, so that every read
+// goes to the cache file CACHE, which the caller makes hang for a while (a FUSE file whose
+// server holds its data back); IO_TIMEOUT is 1 s. The kernel must report the slow read
+// (the caller checks the kernel log) and, once CACHE answers, complete every read with
+// SOURCE's bytes: a read from the cache file is never failed early, since it fills the
+// request's own pages.
+int stuck_cache(const char* cache_path, const char* source_path)
+{
+	Channel owner;
+	if (!owner.open()) {
+		std::fprintf(stderr, "cannot reach the httpcloop netlink family: is the module loaded?\n");
+		return 2;
+	}
+	int cache = ::open(cache_path, O_RDONLY | O_CLOEXEC);
+	int source = ::open(source_path, O_RDONLY | O_CLOEXEC);
+	struct stat info {};
+	check(cache >= 0 && source >= 0 && fstat(source, &info) == 0 && info.st_size > 0 &&
+		      info.st_size % kBlockSize == 0 && info.st_size / kBlockSize <= 8 * HTTPCLOOP_MAX_BITMAP_CHUNK,
+	      "the cache file and the source open, the source a whole number of blocks");
+	if (g_failures)
+		return 1;
+	const uint64_t size = static_cast<uint64_t>(info.st_size);
+	const std::vector<uint8_t> all_present((size / kBlockSize + 7) / 8, 0xff);
+	check(owner.request(HTTPCLOOP_CMD_DEV_ADD,
+			    [&](nl_msg* msg) {
+				    dev_add(size, kBlockSize, cache, image_id(0x5c))(msg);
+				    nla_put(msg, HTTPCLOOP_ATTR_BITMAP, static_cast<int>(all_present.size()),
+					    all_present.data());
+				    nla_put_u32(msg, HTTPCLOOP_ATTR_IO_TIMEOUT, 1);
+			    }) == 0,
+	      "DEV_ADD with every block present and IO_TIMEOUT 1");
+	if (g_failures)
+		return 1;
+	const uint32_t index = owner.reply_index();
+	// The partition scan reads from the stuck cache file: online once it answers.
+	check(owner.fail_scan_until_online(index, 120), "DEV_ONLINE once the cache file answers the scan");
+	check(wait_for([&] { return access(device(index).c_str(), F_OK) == 0; }), device(index) + " appears");
+	int fd = ::open(device(index).c_str(), O_RDONLY | O_CLOEXEC);
+	std::vector<char> got(size), want(size);
+	check(fd >= 0 && pread(fd, got.data(), size, 0) == static_cast<ssize_t>(size) &&
+		      pread(source, want.data(), size, 0) == static_cast<ssize_t>(size),
+	      "the whole device reads");
+	check(got == want, "every byte read through the device is the source's");
+	if (fd >= 0)
+		close(fd);
+	check(owner.request(HTTPCLOOP_CMD_DEV_REMOVE, index_only(index)) == 0, "DEV_REMOVE");
+	close(cache);
+	close(source);
+	return g_failures ? 1 : 0;
+}
+
 int main(int argc, char** argv)
 {
 	setvbuf(stdout, nullptr, _IOLBF, 0);
+	if (argc == 4 && std::string(argv[1]) == "--stuck-cache")
+		return stuck_cache(argv[2], argv[3]);
 	unsigned iterations = 3000;
 	if (argc == 3 && std::string(argv[1]) == "--random-iterations")
 		iterations = static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10));
