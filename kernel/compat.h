@@ -52,6 +52,16 @@ static inline struct gendisk *hcl_compat_alloc_disk(struct blk_mq_tag_set *set,
 	return disk;
 }
 
+/*
+ * After 6.12 (seen in Debian's 7.3): blk_mq_ops.init_request takes the NUMA
+ * node as an int.
+ */
+#ifdef HAVE_INIT_REQUEST_INT_NODE
+#define HCL_NUMA_NODE_TYPE int
+#else
+#define HCL_NUMA_NODE_TYPE unsigned int
+#endif
+
 /* 5.19 dropped the "reserved" argument of blk_mq_ops.timeout. */
 #ifdef HAVE_TIMEOUT_NO_RESERVED
 #define HCL_TIMEOUT_ARGS struct request *rq

@@ -438,7 +438,7 @@ static enum blk_eh_timer_return hcl_timeout(HCL_TIMEOUT_ARGS)
 }
 
 static int hcl_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			    unsigned int hctx_idx, unsigned int numa_node)
+			    unsigned int hctx_idx, HCL_NUMA_NODE_TYPE numa_node)
 {
 	struct hcl_cmd *cmd = blk_mq_rq_to_pdu(rq);
 
