@@ -20,22 +20,7 @@ log "a cache file whose reads hang (a FUSE file held back by its server): report
 head -c $((16 * 64 * 1024)) /dev/urandom >/tmp/stuck.img
 "$HTTPCLOOP" mkimage --block-size 64K /tmp/stuck.img /tmp/www/stuck >/dev/null
 # Holds back every block file until /tmp/release exists (at most 60 s).
-cat >/tmp/gated_server.py <<'PY'
-import http.server, os, sys, time
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def do_GET(self):
-        if "/blocks/" in self.path:
-            deadline = time.time() + 60
-            while not os.path.exists("/tmp/release") and time.time() < deadline:
-                time.sleep(0.05)
-        super().do_GET()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer.daemon_threads = True
-os.chdir(sys.argv[1])
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
-PY
-python3 /tmp/gated_server.py /tmp/www 8082 &
+python3 "$HTTPCLOOP_SRC/tests/vm/gated_server.py" /tmp/www 8082 &
 server=$!
 cleanup kill "$server"
 wait_until 10 curl -sf -o /dev/null http://127.0.0.1:8082/stuck/manifest

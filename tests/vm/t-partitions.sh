@@ -37,22 +37,7 @@ dd if=/tmp/p2.bin of=/tmp/disk.img bs=512 seek=18432 conv=notrunc status=none
 "$HTTPCLOOP" mkimage --block-size 64K /tmp/disk.img /tmp/www/disk >/dev/null
 
 # A server that holds back every block file until /tmp/release exists (at most 60 s).
-cat >/tmp/gated_server.py <<'PY'
-import http.server, os, sys, time
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def do_GET(self):
-        if "/blocks/" in self.path:
-            deadline = time.time() + 60
-            while not os.path.exists("/tmp/release") and time.time() < deadline:
-                time.sleep(0.05)
-        super().do_GET()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer.daemon_threads = True
-os.chdir(sys.argv[1])
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
-PY
-python3 /tmp/gated_server.py /tmp/www 8081 &
+python3 "$HTTPCLOOP_SRC/tests/vm/gated_server.py" /tmp/www 8081 &
 server=$!
 cleanup kill "$server"
 wait_until 10 curl -sf -o /dev/null http://127.0.0.1:8081/disk/manifest
