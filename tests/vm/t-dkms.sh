@@ -19,6 +19,7 @@ check test ! -e "/usr/src/httpcloop-$version"
 check test ! -e /sys/module/httpcloop
 modinfo -n httpcloop 2>/dev/null && fail "a httpcloop module is already installed"
 
+small_module_tree
 log "make dkms-install"
 start=$SECONDS
 # The guest's tree is a writable in-memory overlay: the build leaves nothing on the host.
