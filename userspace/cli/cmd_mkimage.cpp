@@ -1,6 +1,7 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress_line.hpp"
+#include "cli/published_manifest.hpp"
 #include "image/mkimage.hpp"
 #include "trust/signature_file.hpp"
 #include "util/atomic_file.hpp"
@@ -54,29 +55,6 @@ void print_summary(const MkimageResult& result, double seconds)
 	if (result.manifest.is_packed())
 		std::printf("pack: blocks.pack, %s\n", format_bytes(result.pack_size).c_str());
 	std::printf("image id: %s\n", to_hex(result.manifest_id).c_str());
-}
-
-// Signs the manifest as written (read back, so the signature covers exactly the published
-// bytes), or removes a signature left by an earlier build: a stale one would fail every
-// client with "bad signature" rather than the clearer "not signed".
-void sign_manifest(const std::filesystem::path& output_dir, const Ed25519PrivateKey* key)
-{
-	const std::filesystem::path signature_path = output_dir / "manifest.sig";
-	if (!key) {
-		if (::unlink(signature_path.c_str()) == 0)
-			std::printf("removed the old %s (this manifest is not signed)\n", signature_path.c_str());
-		return;
-	}
-	const std::string manifest_path = (output_dir / "manifest").string();
-	UniqueFd fd = open_or_throw(manifest_path, O_RDONLY);
-	// Sized from the file (which mkimage just wrote), not the format's 512 MiB limit.
-	struct stat status{};
-	if (::fstat(fd.get(), &status) != 0)
-		throw_errno("cannot stat " + manifest_path);
-	std::vector<uint8_t> bytes(static_cast<size_t>(status.st_size));
-	pread_exact(fd.get(), bytes, 0, manifest_path);
-	write_file_atomically(signature_path, sign_file(*key, SignedKind::image_manifest, bytes));
-	std::printf("signed: %s (key id %s)\n", signature_path.c_str(), to_hex(key_id(key->public_key())).c_str());
 }
 
 } // namespace
@@ -147,7 +125,7 @@ int run_mkimage(int argc, char** argv)
 	});
 	progress.finish();
 	print_summary(result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-	sign_manifest(options.output_dir, key ? &*key : nullptr);
+	sign_published_manifest(options.output_dir, key ? &*key : nullptr);
 	return kExitOk;
 }
 

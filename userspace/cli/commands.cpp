@@ -9,6 +9,8 @@ namespace {
 const std::array kCommands = {
 	Command{"mkimage", "build a published image (manifest + block files) from a file or block device",
 		mkimage_help, run_mkimage},
+	Command{"import-cloop", "turn a cloop file (KNOPPIX, HTTP-FUSE CLOOP) into a published image",
+		import_cloop_help, run_import_cloop},
 	Command{"info", "show what an image's manifest says (size, codec, blocks, dedup, image id)", info_help,
 		run_info},
 	Command{"attach", "attach an image published over HTTP as /dev/httpcloopN (starts its daemon)",

@@ -20,6 +20,8 @@ const Command* find_command(std::string_view name);
 // One per file, cli/cmd_<name>.cpp.
 int run_mkimage(int argc, char** argv);
 extern const std::string_view mkimage_help;
+int run_import_cloop(int argc, char** argv);
+extern const std::string_view import_cloop_help;
 int run_info(int argc, char** argv);
 extern const std::string_view info_help;
 int run_attach(int argc, char** argv);

@@ -62,6 +62,14 @@ void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint
 
 EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain)
 {
+	// A hole (or an empty block, refused there) needs no compression.
+	if (is_all_zero(plain))
+		return encode_block_with_stream(plain, {});
+	return encode_block_with_stream(plain, compress(codec, level, plain));
+}
+
+EncodedBlock encode_block_with_stream(std::span<const uint8_t> plain, std::vector<uint8_t> stream)
+{
 	EncodedBlock block;
 	if (plain.empty())
 		throw Error("cannot encode an empty block");
@@ -71,7 +79,7 @@ EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain
 		return block;
 	}
 	block.entry.plain_hash = sha256(plain);
-	block.stored = compress(codec, level, plain);
+	block.stored = std::move(stream);
 	if (block.stored.size() >= plain.size()) {
 		block.stored.assign(plain.begin(), plain.end());
 		block.entry.flags = BlockEntry::kFlagRaw;

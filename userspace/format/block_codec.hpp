@@ -43,4 +43,10 @@ struct EncodedBlock {
 // plaintext, raw otherwise. Thread-safe.
 EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain);
 
+// encode_block for a plaintext block that already has a compressed form in `codec` (a
+// cloop file's zlib block, imported): keeps `stream` instead of compressing again. The
+// caller has decoded `stream` to exactly `plain` with decompress(). A hole and a stream no
+// smaller than the plaintext are stored as encode_block stores them.
+EncodedBlock encode_block_with_stream(std::span<const uint8_t> plain, std::vector<uint8_t> stream);
+
 } // namespace httpcloop

@@ -170,15 +170,19 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 		pack->commit();
 		result.pack_size = pack->size();
 	}
-	sync_file_system(options.output_dir);
-	const std::vector<uint8_t> manifest_bytes = manifest.serialize();
-	write_file_atomically(options.output_dir / "manifest", manifest_bytes);
-
-	result.manifest_id = sha256(manifest_bytes);
+	result.manifest_id = publish_manifest(options.output_dir, manifest);
 	result.stats = compute_stats(manifest);
 	result.new_block_files = new_files;
 	result.new_block_bytes = new_bytes;
 	return result;
+}
+
+Sha256 publish_manifest(const std::filesystem::path& output_dir, const Manifest& manifest)
+{
+	sync_file_system(output_dir);
+	const std::vector<uint8_t> manifest_bytes = manifest.serialize();
+	write_file_atomically(output_dir / "manifest", manifest_bytes);
+	return sha256(manifest_bytes);
 }
 
 } // namespace httpcloop
