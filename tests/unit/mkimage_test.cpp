@@ -126,6 +126,26 @@ TEST_P(MkimageTest, ReplacesATruncatedBlockFile)
 INSTANTIATE_TEST_SUITE_P(AllCodecs, MkimageTest, ::testing::Values(Codec::zlib, Codec::zstd),
 			 [](const ::testing::TestParamInfo<Codec>& info) { return std::string(codec_name(info.param)); });
 
+TEST(Mkimage, WritesCacheHintsButKeepsASitesOwnHtaccess)
+{
+	test::TempDir dir;
+	test::write_file(dir.path() / "source.img", test::text_bytes(kBlock, 1));
+	MkimageOptions options;
+	options.source = dir.path() / "source.img";
+	options.output_dir = dir.path() / "out";
+	make_image(options);
+	const std::vector<uint8_t> hints = test::read_file(dir.path() / "out" / ".htaccess");
+	const std::string text(hints.begin(), hints.end());
+	EXPECT_NE(text.find("max-age=31536000, immutable"), std::string::npos) << text;
+	EXPECT_NE(text.find("manifest|manifest\\.sig|blocks\\.pack"), std::string::npos) << text;
+
+	const std::string own = "Header set X-Site yes\n";
+	test::write_file(dir.path() / "out" / ".htaccess", std::span(reinterpret_cast<const uint8_t*>(own.data()), own.size()));
+	make_image(options);
+	const std::vector<uint8_t> kept = test::read_file(dir.path() / "out" / ".htaccess");
+	EXPECT_EQ(std::string(kept.begin(), kept.end()), own);
+}
+
 TEST(Mkimage, ClearErrors)
 {
 	test::TempDir dir;

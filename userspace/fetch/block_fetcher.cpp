@@ -92,6 +92,15 @@ size_t read_header(char* data, size_t size, size_t count, void* user)
 // A CA bundle is a few hundred KiB (Debian's is ~220 KiB).
 constexpr size_t kMaxCaBundleBytes = 16 * 1024 * 1024;
 
+void append_to_list(CurlList& list, const std::string& entry)
+{
+	curl_slist* grown = curl_slist_append(list.get(), entry.c_str());
+	if (!grown)
+		throw HttpError("libcurl: out of memory");
+	[[maybe_unused]] curl_slist* kept = list.release(); // now part of `grown`
+	list.reset(grown);
+}
+
 } // namespace
 
 BlockFetcher::BlockFetcher(const FetchOptions& options) : options_(options)
@@ -110,13 +119,11 @@ BlockFetcher::BlockFetcher(const FetchOptions& options) : options_(options)
 		ca_bundle_ = *options_.ca_bundle;
 	else if (!options_.ca_file.empty())
 		ca_bundle_ = read_ca_bundle(options_.ca_file);
-	for (const std::string& entry : options_.pinned_addresses) {
-		curl_slist* grown = curl_slist_append(pinned_.get(), entry.c_str());
-		if (!grown)
-			throw HttpError("libcurl: out of memory");
-		[[maybe_unused]] curl_slist* kept = pinned_.release(); // now part of `grown`
-		pinned_.reset(grown);
-	}
+	for (const std::string& entry : options_.pinned_addresses)
+		append_to_list(pinned_, entry);
+	// HTTP/1.0 caches know only Pragma.
+	append_to_list(no_cache_headers_, "Cache-Control: no-cache");
+	append_to_list(no_cache_headers_, "Pragma: no-cache");
 }
 
 std::string read_ca_bundle(const std::string& path)
@@ -181,6 +188,8 @@ void BlockFetcher::start(FetchRequest request)
 		set_curl_option(h, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
 	if (pinned_)
 		set_curl_option(h, CURLOPT_RESOLVE, pinned_.get());
+	if (transfer->request.bypass_caches)
+		set_curl_option(h, CURLOPT_HTTPHEADER, no_cache_headers_.get());
 	if (transfer->request.range) {
 		const ByteRange& range = *transfer->request.range;
 		std::string spec = std::to_string(range.offset) + "-" + std::to_string(range.offset + range.length - 1);

@@ -57,6 +57,9 @@ struct FetchRequest {
 	std::string url;
 	std::optional<ByteRange> range; // a Range request, or the whole file
 	size_t expected_size = 0;       // the body must be exactly this long
+	// Asks every cache between us and the server for a fresh copy ("Cache-Control:
+	// no-cache", "Pragma: no-cache"): after bytes a proxy or CDN gave failed verification.
+	bool bypass_caches = false;
 };
 
 struct FetchResult {
@@ -114,6 +117,7 @@ private:
 	FetchOptions options_;
 	std::string ca_bundle_; // the CA file's bytes, read once (see FetchOptions::resolve_once)
 	CurlList pinned_; // FetchOptions::pinned_addresses, for CURLOPT_RESOLVE
+	CurlList no_cache_headers_; // for FetchRequest::bypass_caches
 	CurlMulti multi_;
 	std::vector<CurlEasy> idle_handles_; // reused: they keep connection state warm
 	std::vector<std::unique_ptr<Transfer>> active_;

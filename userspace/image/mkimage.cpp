@@ -2,6 +2,7 @@
 
 #include "format/block_codec.hpp"
 #include "image/block_file_writer.hpp"
+#include "image/cache_hints.hpp"
 #include "image/pack_writer.hpp"
 #include "image/source_file.hpp"
 #include "util/atomic_file.hpp"
@@ -179,6 +180,7 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 
 Sha256 publish_manifest(const std::filesystem::path& output_dir, const Manifest& manifest)
 {
+	write_cache_hints(output_dir);
 	sync_file_system(output_dir);
 	const std::vector<uint8_t> manifest_bytes = manifest.serialize();
 	write_file_atomically(output_dir / "manifest", manifest_bytes);

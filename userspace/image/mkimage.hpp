@@ -43,9 +43,10 @@ struct MkimageResult {
 MkimageResult make_image(const MkimageOptions& options,
 			 const std::function<void(const MkimageProgress&)>& on_progress = {});
 
-// The last step of building an image (mkimage, import-cloop): syncs OUTDIR's file system,
-// so that every block file (or the pack) is on disk before the manifest that names them,
-// then writes OUTDIR/manifest atomically. Returns the manifest's SHA-256, the image id.
+// The last step of building an image (mkimage, import-cloop): writes the caching hints
+// for Apache (image/cache_hints.hpp), syncs OUTDIR's file system, so that every block file
+// (or the pack) is on disk before the manifest that names them, then writes
+// OUTDIR/manifest atomically. Returns the manifest's SHA-256, the image id.
 Sha256 publish_manifest(const std::filesystem::path& output_dir, const Manifest& manifest);
 
 } // namespace httpcloop

@@ -233,6 +233,7 @@ void BlockService::start_transfer(uint64_t block)
 		BlockState& member_state = blocks_.at(member);
 		member_state.phase = Phase::transferring;
 		member_state.attempts++;
+		request.bypass_caches = request.bypass_caches || member_state.bypass_caches;
 	}
 	mirrors_.started(*mirror);
 	transfers_.emplace(request.tag, std::move(transfer));
@@ -287,6 +288,9 @@ void BlockService::on_decoded(DecodeResult& result)
 	}
 	if (!result.ok) {
 		stats_.integrity_errors++;
+		// The server's file may be right and a cache on the way wrong (a proxy that kept a
+		// damaged or an old copy): ask past them from now on.
+		blocks_.at(result.block).bypass_caches = true;
 		mirrors_.record_failure(result.source, Clock::now());
 		attempt_failed(result.block, result.source, result.error, false);
 		return;

@@ -119,6 +119,9 @@ private:
 		std::vector<bool> failed_on;  // mirrors that failed it since the last round
 		std::vector<bool> missing_on; // mirrors that do not have it (404, 410)
 		std::string last_error;
+		// Its bytes failed verification once: every later request asks the caches on
+		// the way (a proxy, a CDN) for a fresh copy instead of the one they keep.
+		bool bypass_caches = false;
 	};
 	struct Transfer {
 		size_t mirror = 0;
