@@ -14,6 +14,9 @@ DESTDIR ?=
 BUILD_TYPE ?= RelWithDebInfo
 USERSPACE_BUILD := build/userspace
 JOBS ?= $(shell nproc)
+# ON (the default here and in make test): compiler warnings fail the build. CMake's own
+# default is OFF, for package builds with other compilers.
+WERROR ?= ON
 
 .PHONY: all module userspace deps test unit-test vm-test demo bench clean install install-files install-initramfs
 
@@ -30,6 +33,7 @@ $(USERSPACE_BUILD)/CMakeCache.txt:
 	cmake -S userspace -B $(USERSPACE_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
 userspace: $(USERSPACE_BUILD)/CMakeCache.txt
+	@cmake -S userspace -B $(USERSPACE_BUILD) -DHTTPCLOOP_WERROR=$(WERROR) >/dev/null
 	cmake --build $(USERSPACE_BUILD) -j$(JOBS)
 
 # Everything, from a fresh machine: dependencies, build, unit and VM tests.
