@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -17,9 +18,12 @@ using namespace httpcloop::cli;
 void print_general_help(std::FILE* out)
 {
 	std::fprintf(out, "Usage: httpcloop COMMAND [OPTIONS] [ARGS]\n\nCommands:\n");
+	size_t width = 0; // the summaries line up after the longest name
 	for (const Command& command : commands())
-		std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(command.name.size()), command.name.data(),
-			     static_cast<int>(command.summary.size()), command.summary.data());
+		width = std::max(width, command.name.size());
+	for (const Command& command : commands())
+		std::fprintf(out, "  %-*.*s %.*s\n", static_cast<int>(width), static_cast<int>(command.name.size()),
+			     command.name.data(), static_cast<int>(command.summary.size()), command.summary.data());
 	std::fprintf(out, "\nRun 'httpcloop help COMMAND' or 'httpcloop COMMAND --help' for details.\n"
 			  "Other options: --help, --version.\n");
 }
