@@ -45,7 +45,7 @@ import_and_compare() {
 }
 
 import_and_compare 65536 kept
-grep -Eq ', [1-9][0-9]* zlib blocks kept, 0 compressed anew' <<<"$IMPORT_OUTPUT" ||
+grep -Eq '; [1-9][0-9]* zlib blocks kept, 0 compressed anew' <<<"$IMPORT_OUTPUT" ||
 	fail "64 KiB cloop blocks were not kept: $IMPORT_OUTPUT"
 import_and_compare 32768 regrouped --pack
 grep -q ' 0 zlib blocks kept' <<<"$IMPORT_OUTPUT" || fail "32 KiB blocks cannot be kept: $IMPORT_OUTPUT"
