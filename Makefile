@@ -18,9 +18,9 @@ JOBS ?= $(shell nproc)
 # default is OFF, for package builds with other compilers.
 WERROR ?= ON
 
-.PHONY: all module userspace deps test unit-test vm-test demo bench clean install install-files install-initramfs
+.PHONY: all module userspace man deps test unit-test vm-test demo bench clean install install-files install-initramfs
 
-all: module userspace
+all: module userspace man
 
 deps:
 	scripts/install-deps
@@ -35,6 +35,11 @@ $(USERSPACE_BUILD)/CMakeCache.txt:
 userspace: $(USERSPACE_BUILD)/CMakeCache.txt
 	@cmake -S userspace -B $(USERSPACE_BUILD) -DHTTPCLOOP_WERROR=$(WERROR) >/dev/null
 	cmake --build $(USERSPACE_BUILD) -j$(JOBS)
+
+# httpcloop(8) and httpcloop-boot(8), from the programs' --help and docs/ (scripts/mkman).
+MAN_DIR := build/man
+man: userspace
+	scripts/mkman --httpcloop $(USERSPACE_BUILD)/httpcloop --boot $(USERSPACE_BUILD)/httpcloop-boot $(MAN_DIR)
 
 # Everything, from a fresh machine: dependencies, build, unit and VM tests.
 test:
@@ -61,6 +66,8 @@ install-files: install-initramfs
 	install -D -m 0644 $(KO) $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
 	install -D -m 0755 $(USERSPACE_BUILD)/httpcloop $(DESTDIR)$(PREFIX)/bin/httpcloop
+	install -D -m 0644 $(MAN_DIR)/httpcloop.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop.8
+	install -D -m 0644 $(MAN_DIR)/httpcloop-boot.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop-boot.8
 
 # root=httpcloop: for Debian's initramfs-tools: the hook and the boot scripts (README,
 # "Booting a whole system from HTTP"); `update-initramfs -u` afterwards puts them in.
@@ -75,6 +82,7 @@ uninstall:
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
 	if [ -z "$(DESTDIR)" ] && [ -d /lib/modules/$(KVER) ]; then depmod -a $(KVER); fi
 	rm -f $(DESTDIR)$(PREFIX)/bin/httpcloop
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop-boot.8
 	rm -f $(DESTDIR)$(INITRAMFS_TOOLS)/hooks/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/init-top/httpcloop \
 		$(DESTDIR)$(INITRAMFS_TOOLS)/scripts/httpcloop
 

@@ -61,6 +61,8 @@ modprobe -r httpcloop
 make -C "$HTTPCLOOP_SRC" -s install-files KVER="$kver" KO="$HTTPCLOOP_KO" DESTDIR=/tmp/stage
 check test -f "/tmp/stage/lib/modules/$kver/updates/httpcloop.ko"
 check test -x /tmp/stage/usr/local/bin/httpcloop
+check test -s /tmp/stage/usr/local/share/man/man8/httpcloop.8
+check test -s /tmp/stage/usr/local/share/man/man8/httpcloop-boot.8
 make -C "$HTTPCLOOP_SRC" -s uninstall KVER="$kver" DESTDIR=/tmp/stage
 check_eq "" "$(find /tmp/stage -type f)" "files left in DESTDIR by make uninstall"
 log "autoload OK"
