@@ -57,6 +57,8 @@ vm-test: all
 # depmod is left to the package. install-files installs what is built, building nothing
 # (KO: another build of the module, e.g. one for another kernel with KVER).
 KO ?= kernel/httpcloop.ko
+# systemd's unit directory (the units: systemd/; their programs: $(PREFIX)/bin).
+SYSTEMD_UNIT_DIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 
 install: all
 	$(MAKE) --no-print-directory install-files
@@ -68,6 +70,10 @@ install-files: install-initramfs
 	install -D -m 0755 $(USERSPACE_BUILD)/httpcloop $(DESTDIR)$(PREFIX)/bin/httpcloop
 	install -D -m 0644 $(MAN_DIR)/httpcloop.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop.8
 	install -D -m 0644 $(MAN_DIR)/httpcloop-boot.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop-boot.8
+	for unit in systemd/*.service; do \
+		sed 's|/usr/bin/httpcloop|$(PREFIX)/bin/httpcloop|' $$unit >$(USERSPACE_BUILD)/$${unit##*/} && \
+		install -D -m 0644 $(USERSPACE_BUILD)/$${unit##*/} $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$${unit##*/} || exit 1; \
+	done
 
 # root=httpcloop: for Debian's initramfs-tools: the hook and the boot scripts (README,
 # "Booting a whole system from HTTP"); `update-initramfs -u` afterwards puts them in.
@@ -83,6 +89,7 @@ uninstall:
 	if [ -z "$(DESTDIR)" ] && [ -d /lib/modules/$(KVER) ]; then depmod -a $(KVER); fi
 	rm -f $(DESTDIR)$(PREFIX)/bin/httpcloop
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop-boot.8
+	rm -f $(DESTDIR)$(SYSTEMD_UNIT_DIR)/httpcloop@.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/httpcloop-fuse@.service
 	rm -f $(DESTDIR)$(INITRAMFS_TOOLS)/hooks/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/init-top/httpcloop \
 		$(DESTDIR)$(INITRAMFS_TOOLS)/scripts/httpcloop
 

@@ -186,6 +186,25 @@ attach_smoke() {
 	stop_nginx
 }
 
+# notify_listener SOCKET FILE: a stand-in for systemd's notification socket (sd_notify(3))
+# at SOCKET, appending each message to FILE followed by a line "--"; stopped at exit.
+notify_listener() {
+	rm -f "$1" "$2"
+	python3 -c '
+import socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+listener.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as out:
+    while True:
+        out.write(listener.recv(4096) + b"\n--\n")
+' "$1" "$2" &
+	cleanup kill $!
+	wait_until 10 test -S "$1"
+}
+
+# notified FILE FIELD=VALUE: a message in FILE (from notify_listener) has that line.
+notified() { [ -f "$1" ] && grep -qx -- "$2" "$1"; }
+
 # small_module_tree: put a module tree that holds only the modules loaded now, the ones the
 # tests load (ext4, loop, fuse) and their dependencies over the running kernel's
 # /lib/modules/$(uname -r) (a tmpfs copy, bind-mounted; the guest is thrown away after the

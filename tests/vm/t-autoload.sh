@@ -63,6 +63,9 @@ check test -f "/tmp/stage/lib/modules/$kver/updates/httpcloop.ko"
 check test -x /tmp/stage/usr/local/bin/httpcloop
 check test -s /tmp/stage/usr/local/share/man/man8/httpcloop.8
 check test -s /tmp/stage/usr/local/share/man/man8/httpcloop-boot.8
+unit=$(find /tmp/stage -name 'httpcloop@.service')
+check test -n "$unit"
+grep -q '^ExecStart=/usr/local/bin/httpcloop attach ' "$unit" || fail "the installed unit does not run /usr/local/bin/httpcloop"
 make -C "$HTTPCLOOP_SRC" -s uninstall KVER="$kver" DESTDIR=/tmp/stage
 check_eq "" "$(find /tmp/stage -type f)" "files left in DESTDIR by make uninstall"
 log "autoload OK"

@@ -4,8 +4,9 @@
 # the serving one dies: reads waiting across a SIGKILL complete with the right bytes.
 # `httpcloop restart` replaces a live daemon (an upgrade in place) while a reader is
 # busy: nothing fails, the old daemon and its supervisor exit once the new one serves.
-# The daemon is told when its device is removed by someone else and exits; SIGTERM to
-# the supervisor detaches.
+# The daemon is told when its device is removed by someone else and exits. Started by
+# systemd (Type=notify), the supervisor says READY=1 with MAINPID= itself once the device
+# is there; SIGTERM to it detaches.
 # vm-timeout: 300
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -110,13 +111,18 @@ check test ! -e /sys/block/httpcloop0
 wait_until 20 gone "$new"
 wait_until 20 gone "$new_supervisor"
 
-log "SIGTERM to the supervisor detaches"
+log "under systemd (Type=notify, as systemd/httpcloop@.service): READY=1 names the supervisor; SIGTERM to it detaches"
+notify_listener /tmp/notify.sock /tmp/notify.log
 mkdir -p /tmp/profdir
-dev=$("$HTTPCLOOP" attach http://127.0.0.1:8080/a/ --cache /tmp/cache --no-readahead \
-	--record-profile /tmp/profdir/boot.profile)
+dev=$(NOTIFY_SOCKET=/tmp/notify.sock "$HTTPCLOOP" attach http://127.0.0.1:8080/a/ --cache /tmp/cache \
+	--no-readahead --record-profile /tmp/profdir/boot.profile)
 cmp_range "$dev" /tmp/a.img 0 $((8 * bs)) || fail "blocks 0-7 differ after re-attaching"
 daemon=$(daemon_pid)
 supervisor=$(parent_of "$daemon")
+wait_until 5 notified /tmp/notify.log READY=1
+cat /tmp/notify.log
+notified /tmp/notify.log "MAINPID=$supervisor" || fail "the notification does not name the supervisor $supervisor"
+notified /tmp/notify.log "STATUS=serving $dev" || fail "the notification does not name $dev"
 kill -TERM "$supervisor"
 wait_until 20 gone "$supervisor"
 check test ! -e /sys/block/httpcloop0

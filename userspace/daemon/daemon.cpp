@@ -6,6 +6,7 @@
 #include "daemon/supervisor.hpp"
 #include "fetch/http_get.hpp"
 #include "fetch/restart_ready.hpp"
+#include "util/service_manager.hpp"
 #include "format/manifest.hpp"
 #include "kernel/kernel_link.hpp"
 #include "service/block_service.hpp"
@@ -638,6 +639,7 @@ int run_attach(const AttachOptions& attach_options)
 				if (handover)
 					handover->done();
 				std::cout << text << std::endl;
+				notify_ready("serving " + text, getpid());
 			} else {
 				std::cerr << "httpcloop: " << text << std::endl;
 				failed = true;
@@ -694,11 +696,16 @@ int run_attach(const AttachOptions& attach_options)
 			return run_worker(options, image, cache, anchors, restart, index, report_fd);
 		};
 		hooks.on_report = [&](const std::string& line) {
+			const bool serving = line.rfind("/dev/", 0) == 0;
+			// Type=notify: the supervisor is the unit's main process from now on. Said
+			// before `attach` (the process systemd started) can see the report and exit.
+			if (serving)
+				notify_ready("serving " + line, getpid());
 			[[maybe_unused]] ssize_t n = write(report_write.get(), line.data(), line.size());
 			report_write.reset();
 			// The first worker has the cache (and its lock) now; the supervisor keeps none.
 			cache.reset();
-			if (line.rfind("/dev/", 0) == 0)
+			if (serving)
 				leave_terminal(options.root_daemon);
 		};
 		status = supervise(hooks);

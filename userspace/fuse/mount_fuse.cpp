@@ -8,6 +8,7 @@
 #include "service/status_text.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/service_manager.hpp"
 #include "util/syslog_sink.hpp"
 
 #include <memory>
@@ -130,6 +131,7 @@ int run_mount_fuse(const MountFuseOptions& given)
 		      },
 		      [&](BlockService& started) { start_background_work(started, options.serve, image.id); });
 	log_info("serving " + options.serve.url + " at " + options.mountpoint.native() + "/image");
+	notify_ready("serving " + options.mountpoint.native() + "/image", getpid());
 
 	std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
 	if (!loop_config)
