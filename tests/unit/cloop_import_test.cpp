@@ -277,12 +277,14 @@ TEST_F(MalformedCloopTest, BadHeaderFields)
 	bytes = good_.bytes;
 	store_be32(bytes, 132, 0);
 	expect_refused(bytes, "no blocks");
+	store_be32(bytes, 132, CloopIndex::kMaxBlocks + 1);
+	expect_refused(bytes, "more than import-cloop reads");
 }
 
 TEST_F(MalformedCloopTest, TruncatedTable)
 {
 	std::vector<uint8_t> bytes = good_.bytes;
-	store_be32(bytes, 132, 0x10000000); // far more blocks than the file holds offsets for
+	store_be32(bytes, 132, 0x100000); // far more blocks than the file holds offsets for
 	expect_refused(bytes, "truncated");
 	bytes.resize(good_.table_at + 12); // the table itself cut short
 	store_be32(bytes, 132, 4);

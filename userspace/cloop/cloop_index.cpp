@@ -77,6 +77,9 @@ CloopIndex read_cloop_index(const CloopReadAt& read_at, uint64_t file_size, cons
 			   " is not a multiple of 512 from 512 to 16 MiB");
 	if (block_count == 0)
 		throw fail("it has no blocks");
+	if (block_count > CloopIndex::kMaxBlocks)
+		throw fail("it has " + std::to_string(block_count) + " blocks, more than import-cloop reads (" +
+			   std::to_string(CloopIndex::kMaxBlocks) + ")");
 
 	// block_count + 1 offsets: block i is [offset i, offset i + 1).
 	const uint64_t table_bytes = (uint64_t{block_count} + 1) * 8;

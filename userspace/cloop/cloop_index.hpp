@@ -32,6 +32,9 @@ struct CloopBlock {
 struct CloopIndex {
 	static constexpr size_t kHeaderSize = 136; // 128 bytes of preamble, block size, count
 	static constexpr uint32_t kMaxBlockSize = 16u << 20;
+	// 16 Mi blocks (1 TiB in 64 KiB blocks) keep the index in 256 MiB; cloop's own tools
+	// make far fewer.
+	static constexpr uint32_t kMaxBlocks = 1u << 24;
 
 	int version = 2;          // 2 or 4
 	bool header_first = true; // false: cloop 4's header-last ("streaming") layout
@@ -49,7 +52,7 @@ struct CloopIndex {
 // `read_at(out, offset)` fills `out` from the file (offset + out.size() <= file_size) or
 // throws. Throws FormatError naming `what` and the first thing wrong: no cloop signature at
 // the start or the end, a block size that is zero, not a multiple of 512 or above 16 MiB,
-// no blocks, a table that does not fit in the file, offsets out of order, inside the
+// no blocks or more than kMaxBlocks, a table that does not fit in the file, offsets out of order, inside the
 // header or table, or past the end, an unknown compressor, a block longer than any codec
 // makes it. Memory: 16 bytes per block.
 using CloopReadAt = std::function<void(std::span<uint8_t> out, uint64_t offset)>;
