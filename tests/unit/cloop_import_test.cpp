@@ -123,24 +123,6 @@ CloopFile make_cloop(const CloopLayout& layout, std::span<const uint8_t> image)
 	return file;
 }
 
-// Every block of the image in OUTDIR, decoded from its block file, equals `image`.
-void expect_image(const std::filesystem::path& output_dir, std::span<const uint8_t> image)
-{
-	const Manifest manifest = Manifest::parse(test::read_file(output_dir / "manifest"));
-	ASSERT_EQ(manifest.image_size, image.size());
-	for (uint64_t index = 0; index < manifest.block_count(); ++index) {
-		const BlockEntry& entry = manifest.blocks[index];
-		std::vector<uint8_t> stored;
-		if (!entry.is_hole())
-			stored = test::read_file(output_dir / block_relpath(entry.stored_hash));
-		std::vector<uint8_t> plain(manifest.plain_size(index));
-		decode_block(manifest, index, stored, plain);
-		ASSERT_TRUE(std::equal(plain.begin(), plain.end(),
-				       image.begin() + static_cast<std::ptrdiff_t>(manifest.block_offset(index))))
-			<< "block " << index;
-	}
-}
-
 // Text, noise, zeros and text again, `blocks` blocks of `block_size`.
 std::vector<uint8_t> sample_image(size_t blocks, uint32_t block_size)
 {
@@ -190,7 +172,7 @@ TEST_F(ImportCloopTest, Version2KeepsTheZlibBlocksByteForByte)
 		}
 	}
 	EXPECT_FALSE(std::filesystem::exists(dir_.path() / "out" / "blocks.pack"));
-	expect_image(dir_.path() / "out", image);
+	test::expect_image_reads_back(dir_.path() / "out", image);
 }
 
 TEST_F(ImportCloopTest, Version4EveryCompressorBothLayouts)
@@ -207,7 +189,7 @@ TEST_F(ImportCloopTest, Version4EveryCompressorBothLayouts)
 		EXPECT_EQ(result.cloop_version, 4);
 		EXPECT_EQ(result.cloop_blocks, 10u);
 		EXPECT_GT(result.reencoded_blocks, 0u);
-		expect_image(dir_.path() / "out", image);
+		test::expect_image_reads_back(dir_.path() / "out", image);
 		std::filesystem::remove_all(dir_.path() / "out");
 	}
 }
@@ -223,7 +205,7 @@ TEST_F(ImportCloopTest, RegroupsBlocksOfASizeTheFormatLacks)
 	EXPECT_EQ(result.manifest.block_count(), 4u);
 	EXPECT_EQ(result.manifest.plain_size(3), 192u * 1024);
 	EXPECT_EQ(result.kept_streams, 0u);
-	expect_image(dir_.path() / "out", image);
+	test::expect_image_reads_back(dir_.path() / "out", image);
 }
 
 TEST_F(ImportCloopTest, AnotherCodecOrBlockSizeCompressesAnew)
@@ -236,7 +218,7 @@ TEST_F(ImportCloopTest, AnotherCodecOrBlockSizeCompressesAnew)
 	ImportCloopResult result = import_cloop(zstd);
 	EXPECT_EQ(result.manifest.codec, Codec::zstd);
 	EXPECT_EQ(result.kept_streams, 0u);
-	expect_image(dir_.path() / "out", image);
+	test::expect_image_reads_back(dir_.path() / "out", image);
 
 	std::filesystem::remove_all(dir_.path() / "out");
 	ImportCloopOptions larger = options(file);
@@ -244,7 +226,7 @@ TEST_F(ImportCloopTest, AnotherCodecOrBlockSizeCompressesAnew)
 	result = import_cloop(larger);
 	EXPECT_EQ(result.manifest.block_count(), 2u);
 	EXPECT_EQ(result.kept_streams, 0u);
-	expect_image(dir_.path() / "out", image);
+	test::expect_image_reads_back(dir_.path() / "out", image);
 }
 
 // A malformed file gives an error that says what is wrong, and no manifest.

@@ -40,24 +40,6 @@ std::vector<uint8_t> write_source(const std::filesystem::path& path)
 	return image;
 }
 
-void expect_blocks_read_back(const std::filesystem::path& output_dir, const std::vector<uint8_t>& image)
-{
-	const std::vector<uint8_t> manifest_bytes = test::read_file(output_dir / "manifest");
-	const Manifest manifest = Manifest::parse(manifest_bytes);
-	ASSERT_EQ(manifest.image_size, image.size());
-	for (uint64_t index = 0; index < manifest.block_count(); ++index) {
-		const BlockEntry& entry = manifest.blocks[index];
-		std::vector<uint8_t> stored;
-		if (!entry.is_hole())
-			stored = test::read_file(output_dir / block_relpath(entry.stored_hash));
-		std::vector<uint8_t> plain(manifest.plain_size(index));
-		decode_block(manifest, index, stored, plain);
-		EXPECT_TRUE(std::equal(plain.begin(), plain.end(),
-				       image.begin() + static_cast<std::ptrdiff_t>(manifest.block_offset(index))))
-			<< "block " << index;
-	}
-}
-
 class MkimageTest : public ::testing::TestWithParam<Codec> {
 protected:
 	MkimageOptions options() const
@@ -99,7 +81,7 @@ TEST_P(MkimageTest, BuildsAnImageThatReadsBackExactly)
 			++block_files;
 	EXPECT_EQ(block_files, 4u); // deduplicated, and no temporary files left behind
 
-	expect_blocks_read_back(dir_.path() / "out", image);
+	test::expect_image_reads_back(dir_.path() / "out", image);
 }
 
 TEST_P(MkimageTest, SecondRunReusesExistingBlockFiles)
@@ -120,7 +102,7 @@ TEST_P(MkimageTest, ReplacesATruncatedBlockFile)
 	test::LogCapture log;
 	const MkimageResult second = make_image(options());
 	EXPECT_EQ(second.new_block_files, 1u);
-	expect_blocks_read_back(dir_.path() / "out", image);
+	test::expect_image_reads_back(dir_.path() / "out", image);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCodecs, MkimageTest, ::testing::Values(Codec::zlib, Codec::zstd),

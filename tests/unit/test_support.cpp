@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 
 #include "format/block_codec.hpp"
+#include "format/block_name.hpp"
 #include "util/log.hpp"
 
 #include <cstdlib>
@@ -78,6 +79,23 @@ Manifest manifest_for(std::span<const uint8_t> image, uint32_t block_size, Codec
 				     image.subspan(manifest.block_offset(index), manifest.plain_size(index)))
 				.entry;
 	return manifest;
+}
+
+void expect_image_reads_back(const std::filesystem::path& output_dir, std::span<const uint8_t> image)
+{
+	const Manifest manifest = Manifest::parse(read_file(output_dir / "manifest"));
+	ASSERT_EQ(manifest.image_size, image.size());
+	for (uint64_t index = 0; index < manifest.block_count(); ++index) {
+		const BlockEntry& entry = manifest.blocks[index];
+		std::vector<uint8_t> stored;
+		if (!entry.is_hole())
+			stored = read_file(output_dir / block_relpath(entry.stored_hash));
+		std::vector<uint8_t> plain(manifest.plain_size(index));
+		decode_block(manifest, index, stored, plain);
+		ASSERT_TRUE(std::equal(plain.begin(), plain.end(),
+				       image.begin() + static_cast<std::ptrdiff_t>(manifest.block_offset(index))))
+			<< "block " << index;
+	}
 }
 
 void fix_manifest_checksum(std::vector<uint8_t>& bytes)

@@ -38,6 +38,10 @@ std::vector<uint8_t> read_file(const std::filesystem::path& path);
 // A valid manifest for `image` (encoded with `codec`), built through encode_block.
 Manifest manifest_for(std::span<const uint8_t> image, uint32_t block_size, Codec codec = Codec::zstd);
 
+// Every block of the image published in OUTDIR (block files), decoded with every check,
+// equals `image` at its offset, and the manifest's size is image's.
+void expect_image_reads_back(const std::filesystem::path& output_dir, std::span<const uint8_t> image);
+
 // Recomputes the trailing checksum of serialized manifest bytes after a test edits them,
 // so the parser reaches the check the test is aimed at.
 void fix_manifest_checksum(std::vector<uint8_t>& bytes);

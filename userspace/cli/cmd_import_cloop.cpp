@@ -1,5 +1,6 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/image_options.hpp"
 #include "cli/progress_line.hpp"
 #include "cli/published_manifest.hpp"
 #include "cloop/import_cloop.hpp"
@@ -50,21 +51,8 @@ int run_import_cloop(int argc, char** argv)
 	std::optional<int> first_operand = parse_options(
 		argc, argv, "b:c:l:ps:h", long_options, import_cloop_help, [&](int value, const char* argument) {
 			switch (value) {
-			case 'b': {
-				const uint64_t size = parse_size(argument, "block size");
-				if (!Manifest::is_valid_block_size(size))
-					throw UsageError("block size " + std::string(argument) +
-							 " is not a power of two from 64K to 4M");
-				options.block_size = static_cast<uint32_t>(size);
-				break;
-			}
-			case 'c': {
-				std::optional<Codec> codec = codec_from_name(argument);
-				if (!codec)
-					throw UsageError("unknown codec '" + std::string(argument) + "' (use zlib or zstd)");
-				options.codec = *codec;
-				break;
-			}
+			case 'b': options.block_size = parse_block_size_option(argument); break;
+			case 'c': options.codec = parse_codec_option(argument); break;
 			case 'l': level_text = argument; break; // checked once the codec is known
 			case 'p': options.pack = true; break;
 			case 's': sign_key = argument; break;
@@ -76,10 +64,7 @@ int run_import_cloop(int argc, char** argv)
 		throw UsageError("expected FILE and OUTDIR, got " + std::to_string(argc - *first_operand) + " operands");
 	options.source = argv[*first_operand];
 	options.output_dir = argv[*first_operand + 1];
-	options.level = level_text ? static_cast<int>(parse_integer(*level_text, min_level(options.codec),
-									 max_level(options.codec),
-									 std::string(codec_name(options.codec)) + " level"))
-				   : default_level(options.codec);
+	options.level = level_option(level_text, options.codec);
 	std::optional<Ed25519PrivateKey> key;
 	if (sign_key)
 		key = Ed25519PrivateKey::load(*sign_key);

@@ -1,5 +1,6 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/image_options.hpp"
 #include "cli/progress_line.hpp"
 #include "cli/published_manifest.hpp"
 #include "image/mkimage.hpp"
@@ -79,21 +80,8 @@ int run_mkimage(int argc, char** argv)
 	std::optional<int> first_operand =
 		parse_options(argc, argv, "b:c:l:j:ps:h", long_options, mkimage_help, [&](int value, const char* argument) {
 			switch (value) {
-			case 'b': {
-				uint64_t size = parse_size(argument, "block size");
-				if (!Manifest::is_valid_block_size(size))
-					throw UsageError("block size " + std::string(argument) +
-							 " is not a power of two from 64K to 4M");
-				options.block_size = static_cast<uint32_t>(size);
-				break;
-			}
-			case 'c': {
-				std::optional<Codec> codec = codec_from_name(argument);
-				if (!codec)
-					throw UsageError("unknown codec '" + std::string(argument) + "' (use zstd or zlib)");
-				options.codec = *codec;
-				break;
-			}
+			case 'b': options.block_size = parse_block_size_option(argument); break;
+			case 'c': options.codec = parse_codec_option(argument); break;
 			case 'l':
 				level_text = argument; // checked once the codec is known
 				break;
@@ -110,10 +98,7 @@ int run_mkimage(int argc, char** argv)
 		throw UsageError("expected SRC and OUTDIR, got " + std::to_string(argc - *first_operand) + " operands");
 	options.source = argv[*first_operand];
 	options.output_dir = argv[*first_operand + 1];
-	options.level = level_text ? static_cast<int>(parse_integer(*level_text, min_level(options.codec),
-									 max_level(options.codec),
-									 std::string(codec_name(options.codec)) + " level"))
-				   : default_level(options.codec);
+	options.level = level_option(level_text, options.codec);
 
 	// Load the key first: a bad key file must not cost a whole image build.
 	std::optional<Ed25519PrivateKey> key;
