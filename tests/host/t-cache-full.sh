@@ -9,12 +9,12 @@ HTTPCLOOP=$HTTPCLOOP_SRC/build/userspace/httpcloop
 [ "$(id -u)" -eq 0 ] || fail "needs root (FUSE and tmpfs mounts)"
 work=$(mktemp -d /tmp/httpcloop-cache-full.XXXXXX)
 cleanup rm -rf "$work"
-port=$((20000 + ($$ + 7) % 20000))
 
 # 4 MiB of incompressible data in 64 KiB blocks; a cache file system of 1 MiB.
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$work/image"
 "$HTTPCLOOP" mkimage --block-size 64K "$work/image" "$work/www/img" >/dev/null
-start_nginx "$work/www" "$port" >/dev/null
+start_nginx "$work/www" free >/dev/null
+port=$NGINX_PORT
 mkdir -p "$work/cache" "$work/fuse"
 mount -t tmpfs -o size=1M hccache "$work/cache"
 cleanup umount -l "$work/cache"

@@ -18,12 +18,12 @@ HTTPCLOOP=$HTTPCLOOP_SRC/build/userspace/httpcloop
 [ "$(id -u)" -eq 0 ] || fail "needs root (FUSE, tmpfs and loop mounts)"
 work=$(mktemp -d /tmp/httpcloop-cache-sync.XXXXXX)
 [ -n "${KEEP:-}" ] || cleanup rm -rf "$work"
-port=$((20000 + ($$ + 11) % 20000))
 
 # 4 MiB of incompressible data in 64 KiB blocks.
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$work/image"
 "$HTTPCLOOP" mkimage --block-size 64K "$work/image" "$work/www/img" >/dev/null
-start_nginx "$work/www" "$port" >/dev/null
+start_nginx "$work/www" free >/dev/null
+port=$NGINX_PORT
 mkdir -p "$work/backing" "$work/cache" "$work/fuse"
 mount -t tmpfs -o size=24M,huge=never hcbacking "$work/backing"
 cleanup umount -l "$work/backing"
@@ -66,6 +66,9 @@ recorded=$(daemon_value blocks_cached)
 log "$recorded blocks cached and recorded (the kernel's readahead asks for some)"
 
 log "the disk loses writes: block 48 reads right from memory, then its sync fails"
+# What is cached so far reaches the disk first: under load, the daemon's commit could come
+# after the filler, and lose those writes instead of block 48's.
+sync -f "$work/cache/"
 dd if=/dev/zero of="$work/backing/filler" bs=4k status=none 2>/dev/null || true
 read_block_right 48 || fail "block 48 failed before its sync"
 wait_for_failure() { grep -q "has failed" "$work/fuse1.log"; }

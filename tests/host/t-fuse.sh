@@ -10,7 +10,6 @@ source "$(dirname "$0")/../vm/lib.sh"
 [ "$(id -u)" -eq 0 ] || fail "needs root (FUSE mounts and loop devices)"
 work=$(mktemp -d /tmp/httpcloop-fuse-test.XXXXXX)
 cleanup rm -rf "$work"
-port=$((20000 + $$ % 20000))
 
 # fuse_pid MOUNTPOINT: pid of the mount-fuse process serving it.
 fuse_pid() { "$HTTPCLOOP" status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["daemon"]["pid"])'; }
@@ -31,7 +30,8 @@ image=$work/disk.ext4
 truncate -s $((24 * 1024 * 1024 + 12 * 1024)) "$image"
 mkfs.ext4 -q -F -b 4096 -d "$src" "$image"
 "$HTTPCLOOP" mkimage --block-size 64K "$image" "$work/www/img" >/dev/null
-start_nginx "$work/www" "$port" >/dev/null
+start_nginx "$work/www" free >/dev/null
+port=$NGINX_PORT
 url=http://127.0.0.1:$port/img/
 
 log "mount-fuse, then loop-mount the image inside"

@@ -42,8 +42,6 @@ openssl verify -CAfile "$tls/ca.pem" "$tls/server.pem" >/dev/null || fail "the s
 # requests with the protocol, the connection's serial number and the status.
 ngx=$work/nginx
 mkdir -p "$ngx"
-# free_port: a port nothing listens on now (the kernel's pick for port 0).
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 write_nginx_conf() {
 	cat >"$ngx/nginx.conf" <<-EOF
 		user root;

@@ -18,7 +18,6 @@ head -c $((24 * 65536)) /dev/urandom >"$work/src.img"
 "$HTTPCLOOP" mkimage --block-size 64K --pack "$work/src.img" "$work/www/pimg" >/dev/null
 grep -q 'immutable' "$work/www/img/.htaccess" || fail "mkimage wrote no caching hints for Apache"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 origin=$(free_port)
 proxy=$(free_port)
 forward=$(free_port)

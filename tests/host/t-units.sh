@@ -24,8 +24,8 @@ grep -q '^Type=notify$' "$HTTPCLOOP_SRC/systemd/httpcloop@.service" || fail "htt
 
 head -c $((3 * 65536 + 512)) /dev/urandom >"$work/src.img"
 "$HTTPCLOOP" mkimage --block-size 64K "$work/src.img" "$work/www/img" >/dev/null
-port=$((20000 + $$ % 20000))
-start_nginx "$work/www" "$port" >/dev/null
+start_nginx "$work/www" free >/dev/null
+port=$NGINX_PORT
 url=http://127.0.0.1:$port/img/
 gone() { ! kill -0 "$1" 2>/dev/null; }
 not_mounted() { ! mountpoint -q "$1"; }

@@ -19,8 +19,8 @@ blocks=$(( ($(stat -c %s "$work/src.img") + bs - 1) / bs ))
 log "good images pass"
 "$HTTPCLOOP" verify "$work/www/img" | grep -q "$blocks blocks checked.*: 0 bad" || fail "block files"
 "$HTTPCLOOP" verify "$work/www/pimg" | grep -q ": 0 bad" || fail "pack"
-start_nginx "$work/www" $((20000 + $$ % 20000)) >/dev/null
-url=http://127.0.0.1:$((20000 + $$ % 20000))/img/
+start_nginx "$work/www" free >/dev/null
+url=http://127.0.0.1:$NGINX_PORT/img/
 "$HTTPCLOOP" verify "$url" | grep -q ": 0 bad" || fail "over HTTP"
 
 log "damage is reported, and fails the command"

@@ -48,19 +48,41 @@ _run_cleanups() {
 	_CLEANUPS=()
 }
 
-# start_nginx ROOT_DIR PORT: serve ROOT_DIR on 127.0.0.1:PORT until stop_nginx (registered
-# as a cleanup). Exports NGINX_ACCESS_LOG (one line per request; its format is nginx's
+# start_nginx ROOT_DIR PORT|free: serve ROOT_DIR on 127.0.0.1:PORT (or a free port) until
+# stop_nginx (registered as a cleanup); exports NGINX_PORT. Exports NGINX_ACCESS_LOG (one line per request; its format is nginx's
 # "combined" unless NGINX_LOG_FORMAT gives another, e.g. '$status $body_bytes_sent "$request"').
 # NGINX_SERVER_EXTRA: more directives for the server block (e.g. "limit_rate 256k;").
 # One instance at a time.
 start_nginx() {
-	local root=$1 port=$2 log_format="" log_name=""
+	local root=$1 port=$2 log_format="" log_name="" attempt
 	if [ -n "${NGINX_LOG_FORMAT:-}" ]; then
 		log_format="log_format custom '$NGINX_LOG_FORMAT';" # (no single quote in it)
 		log_name=" custom"
 	fi
 	NGINX_DIR=$(mktemp -d /tmp/nginx.XXXXXX)
 	export NGINX_ACCESS_LOG=$NGINX_DIR/access.log
+	# "free": the kernel's pick, again if another process takes it before nginx binds it.
+	for attempt in 1 2 3 4 5; do
+		[ "$2" != free ] || port=$(free_port)
+		write_nginx_conf "$root" "$port" "$log_format" "$log_name"
+		nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" && break
+		if [ "$2" != free ] || [ "$attempt" = 5 ] || ! grep -q 'Address already in use' "$NGINX_DIR/error.log"; then
+			fail "nginx did not start: $(cat "$NGINX_DIR/error.log" 2>/dev/null)"
+		fi
+	done
+	export NGINX_PORT=$port
+	cleanup stop_nginx
+	# The socket listens once nginx returns; the daemonized master writes its pid just after.
+	wait_until 10 test -s "$NGINX_DIR/nginx.pid"
+	log "nginx serves $root on http://127.0.0.1:$port/ (access log $NGINX_ACCESS_LOG)"
+}
+
+# free_port: a TCP port on 127.0.0.1 that no socket uses now (the kernel's pick for port
+# 0; a fixed formula could pick a port a client connection already holds).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+write_nginx_conf() {
+	local root=$1 port=$2 log_format=$3 log_name=$4
 	cat >"$NGINX_DIR/nginx.conf" <<-EOF
 		user root;
 		daemon on;
@@ -83,12 +105,6 @@ start_nginx() {
 			}
 		}
 	EOF
-	nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/error.log" ||
-		fail "nginx did not start: $(cat "$NGINX_DIR/error.log" 2>/dev/null)"
-	cleanup stop_nginx
-	# The socket listens once nginx returns; the daemonized master writes its pid just after.
-	wait_until 10 test -s "$NGINX_DIR/nginx.pid"
-	log "nginx serves $root on http://127.0.0.1:$port/ (access log $NGINX_ACCESS_LOG)"
 }
 
 stop_nginx() {
