@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The documentation cannot drift from the programs: scripts/mkman writes httpcloop(8) and
 # httpcloop-boot(8) from --help, kernel/main.c and docs/, and groff renders them with no
-# warning; every option of every subcommand's --help is in the man page; an option the
+# warning; every option of every subcommand's --help is an entry of the man page; an option the
 # README names for a subcommand exists in its --help, and every subcommand has a README
 # section; every kernel parameter httpcloop-boot accepts is documented (docs/format.md,
 # hence the man page) and every documented one is accepted; every module parameter is in
@@ -32,7 +32,7 @@ for command in $commands; do
 	help=$("$HTTPCLOOP" "$command" --help)
 	grep -q "^\.SS $command\$" <<<"$man_main" || problems+=("httpcloop.8 has no section for $command")
 	for option in $(long_options <<<"$help"); do
-		grep -qF -- "$option" <<<"$man_main" || problems+=("httpcloop.8 lacks $command $option")
+		grep -qE -- "^\.B (-[a-zA-Z], )?$option( |\$)" <<<"$man_main" || problems+=("httpcloop.8 lacks $command $option as an entry")
 	done
 	section=$(awk -v head="### \`httpcloop $command " 'index($0, head) == 1 { on = 1; print; next } /^#/ { on = 0 } on' "$src/README.md")
 	[ -n "$section" ] || problems+=("README.md has no section '### \`httpcloop $command ...'")
@@ -47,7 +47,7 @@ for command in $commands; do
 done
 
 for option in $("$boot" --help | long_options); do
-	grep -qF -- "$option" <<<"$man_boot" || problems+=("httpcloop-boot.8 lacks $option")
+	grep -qE -- "^\.B (-[a-zA-Z], )?$option( |\$)" <<<"$man_boot" || problems+=("httpcloop-boot.8 lacks $option as an entry")
 done
 accepted=$(grep -oE 'key == "[a-z.]+"' "$src/userspace/boot/kernel_cmdline.cpp" | cut -d'"' -f2 | sort -u)
 [ "$(wc -w <<<"$accepted")" -ge 10 ] || fail "found too few kernel parameters in kernel_cmdline.cpp: $accepted"
