@@ -18,7 +18,7 @@ JOBS ?= $(shell nproc)
 # default is OFF, for package builds with other compilers.
 WERROR ?= ON
 
-.PHONY: all module userspace man deps test unit-test vm-test demo bench clean install install-files install-initramfs
+.PHONY: all module userspace man deps test unit-test vm-test demo bench clean install install-files install-initramfs uninstall deb
 
 all: module userspace man
 
@@ -30,16 +30,18 @@ module:
 	$(MAKE) -C kernel KDIR=$(KDIR)
 
 $(USERSPACE_BUILD)/CMakeCache.txt:
-	cmake -S userspace -B $(USERSPACE_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(USERSPACE_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
+# The programs, their tests and the man pages (CMakeLists.txt: one project, a library per
+# directory of userspace/).
 userspace: $(USERSPACE_BUILD)/CMakeCache.txt
-	@cmake -S userspace -B $(USERSPACE_BUILD) -DHTTPCLOOP_WERROR=$(WERROR) >/dev/null
+	@cmake -S . -B $(USERSPACE_BUILD) -DHTTPCLOOP_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build $(USERSPACE_BUILD) -j$(JOBS)
 
-# httpcloop(8) and httpcloop-boot(8), from the programs' --help and docs/ (scripts/mkman).
-MAN_DIR := build/man
+# httpcloop(8), httpcloop-boot(8) and httpcloop-mkpreboot(8), from the programs' --help
+# and docs/ (scripts/mkman; CMake's target "man", part of every userspace build).
+MAN_DIR := $(USERSPACE_BUILD)/man
 man: userspace
-	scripts/mkman --httpcloop $(USERSPACE_BUILD)/httpcloop --boot $(USERSPACE_BUILD)/httpcloop-boot $(MAN_DIR)
 
 # Everything, from a fresh machine: dependencies, build, unit and VM tests.
 test:
@@ -53,45 +55,34 @@ vm-test: all
 
 # The module to /lib/modules/$(KVER)/updates (found before an in-tree module of the same
 # name), then depmod so that modprobe and the netlink family alias find it: `httpcloop
-# attach` loads it on demand. The program to $(PREFIX)/bin. With DESTDIR (packaging),
-# depmod is left to the package. install-files installs what is built, building nothing
-# (KO: another build of the module, e.g. one for another kernel with KVER).
+# attach` loads it on demand. Everything else as cmake/install.cmake says (cmake --install,
+# the rules the Debian package uses too): the programs to $(PREFIX)/bin, the preboot to
+# $(PREFIX)/libexec/httpcloop, man pages, bash completion, systemd units, the
+# initramfs-tools hook. With DESTDIR (packaging), depmod is left to the package.
+# install-files installs what is built, building nothing (KO: another build of the module,
+# e.g. one for another kernel with KVER).
 KO ?= kernel/httpcloop.ko
-# systemd's unit directory (the units: systemd/; their programs: $(PREFIX)/bin).
-SYSTEMD_UNIT_DIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 
 install: all
 	$(MAKE) --no-print-directory install-files
 
-install-files: install-initramfs
+install-files:
 	@test -n "$(KVER)" || { echo "cannot tell the kernel release of KDIR=$(KDIR); set KVER" >&2; exit 1; }
 	install -D -m 0644 $(KO) $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
-	install -D -m 0755 $(USERSPACE_BUILD)/httpcloop $(DESTDIR)$(PREFIX)/bin/httpcloop
-	install -D -m 0644 $(MAN_DIR)/httpcloop.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop.8
-	install -D -m 0644 $(MAN_DIR)/httpcloop-boot.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop-boot.8
-	for unit in systemd/*.service; do \
-		sed 's|/usr/bin/httpcloop|$(PREFIX)/bin/httpcloop|' $$unit >$(USERSPACE_BUILD)/$${unit##*/} && \
-		install -D -m 0644 $(USERSPACE_BUILD)/$${unit##*/} $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$${unit##*/} || exit 1; \
-	done
+	DESTDIR=$(DESTDIR) cmake --install $(USERSPACE_BUILD) --prefix $(PREFIX)
 
 # root=httpcloop: for Debian's initramfs-tools: the hook and the boot scripts (README,
 # "Booting a whole system from HTTP"); `update-initramfs -u` afterwards puts them in.
-INITRAMFS_TOOLS ?= /usr/share/initramfs-tools
 install-initramfs:
-	install -D -m 0755 initramfs-tools/hooks/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/hooks/httpcloop
-	install -D -m 0755 initramfs-tools/scripts/init-top/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/init-top/httpcloop
-	install -D -m 0644 initramfs-tools/scripts/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/httpcloop
+	DESTDIR=$(DESTDIR) cmake --install $(USERSPACE_BUILD) --component initramfs
 
+# What install-files installed (CMake's install_manifest.txt lists it).
 uninstall:
 	@test -n "$(KVER)" || { echo "cannot tell the kernel release of KDIR=$(KDIR); set KVER" >&2; exit 1; }
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/httpcloop.ko
 	if [ -z "$(DESTDIR)" ] && [ -d /lib/modules/$(KVER) ]; then depmod -a $(KVER); fi
-	rm -f $(DESTDIR)$(PREFIX)/bin/httpcloop
-	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop.8 $(DESTDIR)$(PREFIX)/share/man/man8/httpcloop-boot.8
-	rm -f $(DESTDIR)$(SYSTEMD_UNIT_DIR)/httpcloop@.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/httpcloop-fuse@.service
-	rm -f $(DESTDIR)$(INITRAMFS_TOOLS)/hooks/httpcloop $(DESTDIR)$(INITRAMFS_TOOLS)/scripts/init-top/httpcloop \
-		$(DESTDIR)$(INITRAMFS_TOOLS)/scripts/httpcloop
+	sed 's|^|$(DESTDIR)|' $(USERSPACE_BUILD)/install_manifest.txt | xargs -r -d '\n' rm -f
 
 # DKMS rebuilds the module for each kernel installed later (dkms.conf).
 dkms-install:

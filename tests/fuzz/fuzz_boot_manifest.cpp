@@ -1,7 +1,7 @@
 // The boot manifest: any bytes either parse or throw FormatError; whatever parses must
 // serialize and parse back to the same text (the format has one spelling per manifest,
 // comments aside).
-#include "boot/boot_manifest.hpp"
+#include "boot_format/boot_manifest.hpp"
 #include "util/error.hpp"
 
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // The kernel command line as the preboot reads it: any bytes must split without a crash,
 // and parsing our parameters must either succeed or throw our Error (never anything else).
-#include "boot/kernel_cmdline.hpp"
+#include "boot_format/kernel_cmdline.hpp"
 #include "trust/trust.hpp"
 
 #include <cstddef>

@@ -14,7 +14,7 @@ boot=$(dirname "$HTTPCLOOP")/httpcloop-boot
 work=$(mktemp -d /tmp/httpcloop-docs-test.XXXXXX)
 cleanup rm -rf "$work"
 "$src/scripts/mkman" --httpcloop "$HTTPCLOOP" --boot "$boot" "$work/man"
-for page in httpcloop.8 httpcloop-boot.8; do
+for page in httpcloop.8 httpcloop-boot.8 httpcloop-mkpreboot.8; do
 	warnings=$(groff -man -ww -z "$work/man/$page" 2>&1)
 	[ -z "$warnings" ] || fail "groff warns about $page: $warnings"
 done
@@ -49,7 +49,7 @@ done
 for option in $("$boot" --help | long_options); do
 	grep -qE -- "^\.B (-[a-zA-Z], )?$option( |\$)" <<<"$man_boot" || problems+=("httpcloop-boot.8 lacks $option as an entry")
 done
-accepted=$(grep -oE 'key == "[a-z.]+"' "$src/userspace/boot/kernel_cmdline.cpp" | cut -d'"' -f2 | sort -u)
+accepted=$(grep -oE 'key == "[a-z.]+"' "$src/userspace/boot_format/kernel_cmdline.cpp" | cut -d'"' -f2 | sort -u)
 [ "$(wc -w <<<"$accepted")" -ge 10 ] || fail "found too few kernel parameters in kernel_cmdline.cpp: $accepted"
 documented=$(sed -n '/^## Preboot parameters/,/^## /p' "$src/docs/format.md" | grep -oE '^\| `[a-z.]+=' | sed 's/^| `//; s/=$//' | sort -u)
 for key in $accepted; do

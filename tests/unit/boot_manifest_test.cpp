@@ -1,4 +1,4 @@
-#include "boot/boot_manifest.hpp"
+#include "boot_format/boot_manifest.hpp"
 
 #include "test_support.hpp"
 #include "util/error.hpp"

@@ -1,4 +1,4 @@
-#include "boot/kernel_cmdline.hpp"
+#include "boot_format/kernel_cmdline.hpp"
 
 #include "test_support.hpp"
 #include "util/error.hpp"
@@ -110,7 +110,7 @@ TEST(KernelCmdline, InetBootParameters)
 } // namespace
 } // namespace httpcloop
 
-#include "boot/mirror_rank.hpp"
+#include "boot_format/mirror_rank.hpp"
 
 namespace httpcloop {
 namespace {

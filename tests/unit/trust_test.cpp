@@ -1,7 +1,7 @@
 #include "trust/trust.hpp"
 
 #include "test_support.hpp"
-#include "trust/load_verified.hpp"
+#include "fetch/load_verified.hpp"
 #include "trust/signature_file.hpp"
 #include "util/hex.hpp"
 

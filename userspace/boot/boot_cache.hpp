@@ -4,7 +4,7 @@
 // by their SHA-256. Local storage is not trusted: a cached file is used only after its
 // size and SHA-256 are checked again. Without a cache, a scratch directory in RAM.
 
-#include "boot/boot_manifest.hpp"
+#include "boot_format/boot_manifest.hpp"
 
 #include <filesystem>
 #include <optional>

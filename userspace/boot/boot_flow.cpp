@@ -1,11 +1,11 @@
 #include "boot/boot_flow.hpp"
 
 #include "boot/boot_cache.hpp"
-#include "boot/boot_manifest.hpp"
+#include "boot_format/boot_manifest.hpp"
 #include "boot/console.hpp"
 #include "boot/http_client.hpp"
 #include "boot/kexec.hpp"
-#include "boot/mirror_rank.hpp"
+#include "boot_format/mirror_rank.hpp"
 #include "boot/network.hpp"
 #include "boot/run_program.hpp"
 #include "trust/trust.hpp"

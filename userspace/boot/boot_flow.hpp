@@ -3,7 +3,7 @@
 // mirror), kernel and initrd (cache, or download with retries and fail-over, every byte
 // verified), then kexec. See docs/format.md, "Preboot parameters".
 
-#include "boot/kernel_cmdline.hpp"
+#include "boot_format/kernel_cmdline.hpp"
 
 #include <string>
 

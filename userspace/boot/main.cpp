@@ -4,7 +4,7 @@
 
 #include "boot/boot_flow.hpp"
 #include "boot/console.hpp"
-#include "boot/kernel_cmdline.hpp"
+#include "boot_format/kernel_cmdline.hpp"
 #include "boot/run_program.hpp"
 #include "trust/trust.hpp"
 #include "util/fd.hpp"

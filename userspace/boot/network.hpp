@@ -2,7 +2,7 @@
 // Networking for the preboot: loopback always; a real interface by DHCP (BusyBox udhcpc)
 // when the kernel (ip=) or a hook has not configured one already.
 
-#include "boot/kernel_cmdline.hpp"
+#include "boot_format/kernel_cmdline.hpp"
 
 #include <string>
 #include <vector>

@@ -1,7 +1,7 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/trust_options.hpp"
-#include "trust/load_verified.hpp"
+#include "fetch/load_verified.hpp"
 #include "fetch/http_get.hpp"
 #include "format/manifest.hpp"
 #include "image/image_stats.hpp"

@@ -6,7 +6,7 @@
 #include "daemon/supervisor.hpp"
 #include "fetch/http_get.hpp"
 #include "fetch/restart_ready.hpp"
-#include "util/service_manager.hpp"
+#include "daemon/service_manager.hpp"
 #include "format/manifest.hpp"
 #include "kernel/kernel_link.hpp"
 #include "service/block_service.hpp"

@@ -8,7 +8,7 @@
 #include "service/status_text.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
-#include "util/service_manager.hpp"
+#include "daemon/service_manager.hpp"
 #include "util/syslog_sink.hpp"
 
 #include <memory>

@@ -1,6 +1,6 @@
 #include "service/loaded_image.hpp"
 
-#include "trust/load_verified.hpp"
+#include "fetch/load_verified.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 

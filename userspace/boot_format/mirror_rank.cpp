@@ -1,4 +1,4 @@
-#include "boot/mirror_rank.hpp"
+#include "boot_format/mirror_rank.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "trust/load_verified.hpp"
+#include "fetch/load_verified.hpp"
 
 #include "fetch/http_get.hpp"
 #include "trust/signature_file.hpp"

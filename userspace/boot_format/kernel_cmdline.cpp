@@ -1,4 +1,4 @@
-#include "boot/kernel_cmdline.hpp"
+#include "boot_format/kernel_cmdline.hpp"
 
 #include "trust/trust.hpp"
 #include "util/error.hpp"

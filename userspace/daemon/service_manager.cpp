@@ -1,4 +1,4 @@
-#include "util/service_manager.hpp"
+#include "daemon/service_manager.hpp"
 
 #include "util/log.hpp"
 

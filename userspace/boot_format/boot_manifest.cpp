@@ -1,4 +1,4 @@
-#include "boot/boot_manifest.hpp"
+#include "boot_format/boot_manifest.hpp"
 
 #include "trust/trust.hpp"
 #include "util/error.hpp"
