@@ -84,6 +84,11 @@ uninstall:
 	if [ -z "$(DESTDIR)" ] && [ -d /lib/modules/$(KVER) ]; then depmod -a $(KVER); fi
 	sed 's|^|$(DESTDIR)|' $(USERSPACE_BUILD)/install_manifest.txt | xargs -r -d '\n' rm -f
 
+# The Debian packages httpcloop and httpcloop-dkms (debian/), built from a copy of the
+# tree with dpkg-buildpackage and checked with lintian, into build/deb/ (scripts/make-deb).
+deb:
+	scripts/make-deb build/deb
+
 # DKMS rebuilds the module for each kernel installed later (dkms.conf).
 dkms-install:
 	scripts/dkms-install --kernel $(KVER)

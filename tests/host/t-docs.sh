@@ -22,8 +22,9 @@ done
 man_main=$(sed 's/\\-/-/g' "$work/man/httpcloop.8")
 man_boot=$(sed 's/\\-/-/g' "$work/man/httpcloop-boot.8")
 
-# long_options TEXT: the --options a --help text lists (at the start of an option line).
-long_options() { grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+' | sort -u; }
+# long_options TEXT: the --options a --help text lists: every one in the option column of
+# an option line (up to two spaces), so that "--pubkey FILE, --sha256 HEX" gives both.
+long_options() { grep -E '^ +-' | sed -E 's/^ +//; s/  .*$//' | grep -oE -- '--[a-z0-9-]+' | sort -u; }
 
 problems=()
 commands=$("$HTTPCLOOP" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
@@ -32,7 +33,7 @@ for command in $commands; do
 	help=$("$HTTPCLOOP" "$command" --help)
 	grep -q "^\.SS $command\$" <<<"$man_main" || problems+=("httpcloop.8 has no section for $command")
 	for option in $(long_options <<<"$help"); do
-		grep -qE -- "^\.B (-[a-zA-Z], )?$option( |\$)" <<<"$man_main" || problems+=("httpcloop.8 lacks $command $option as an entry")
+		grep -qE -- "^\.B (.*, )?$option( |,|\$)" <<<"$man_main" || problems+=("httpcloop.8 lacks $command $option as an entry")
 	done
 	section=$(awk -v head="### \`httpcloop $command " 'index($0, head) == 1 { on = 1; print; next } /^#/ { on = 0 } on' "$src/README.md")
 	[ -n "$section" ] || problems+=("README.md has no section '### \`httpcloop $command ...'")
@@ -47,7 +48,7 @@ for command in $commands; do
 done
 
 for option in $("$boot" --help | long_options); do
-	grep -qE -- "^\.B (-[a-zA-Z], )?$option( |\$)" <<<"$man_boot" || problems+=("httpcloop-boot.8 lacks $option as an entry")
+	grep -qE -- "^\.B (.*, )?$option( |,|\$)" <<<"$man_boot" || problems+=("httpcloop-boot.8 lacks $option as an entry")
 done
 accepted=$(grep -oE 'key == "[a-z.]+"' "$src/userspace/boot_format/kernel_cmdline.cpp" | cut -d'"' -f2 | sort -u)
 [ "$(wc -w <<<"$accepted")" -ge 10 ] || fail "found too few kernel parameters in kernel_cmdline.cpp: $accepted"

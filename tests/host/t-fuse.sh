@@ -55,6 +55,9 @@ assert d["frontend"] == "fuse" and d["blocks_cached"] == d["blocks_total"], d
 assert d["io_errors"] == 0 and d["blocks_failed"] == 0 and d["http_requests"] >= 1, d
 ' "$status" || fail "unexpected status: $status"
 "$HTTPCLOOP" status "$work/fuse"
+# The mount point as shell completion spells it, with a trailing slash, and relative.
+"$HTTPCLOOP" status "$work/fuse/" >/dev/null || fail "status does not find the mount as $work/fuse/"
+(cd "$work" && "$HTTPCLOOP" status fuse/ >/dev/null) || fail "status does not find the mount as fuse/"
 requests=$(http_requests_count)
 blocks=$(grep -c ' /img/blocks/' "$NGINX_ACCESS_LOG")
 unmount_fuse "$work/fuse"

@@ -36,7 +36,7 @@ std::filesystem::path control_socket_for(const std::string& operand)
 {
 	std::error_code error;
 	if (std::filesystem::is_directory(operand, error))
-		return fuse_control_socket_path(std::filesystem::absolute(operand).lexically_normal());
+		return fuse_control_socket_path(operand);
 	return control_socket_path(parse_device_index(operand));
 }
 

@@ -192,7 +192,7 @@ Target resolve_target(const char* operand)
 {
 	std::error_code error;
 	if (fs::is_directory(operand, error)) {
-		fs::path socket = fuse_control_socket_path(fs::absolute(operand).lexically_normal());
+		fs::path socket = fuse_control_socket_path(operand);
 		if (!fs::exists(socket, error))
 			throw Error(std::string("no httpcloop mount-fuse serves ") + operand);
 		return {std::nullopt, socket};

@@ -74,9 +74,19 @@ std::filesystem::path attach_record_path(uint32_t device_index)
 	return std::filesystem::path(kRunDirectory) / ("httpcloop" + std::to_string(device_index) + ".attach");
 }
 
+std::filesystem::path normal_mountpoint(const std::filesystem::path& mountpoint)
+{
+	std::filesystem::path normal = std::filesystem::absolute(mountpoint).lexically_normal();
+	// "/mnt/x/" is "/mnt/x": a trailing separator (shell completion adds one) names the
+	// same mount point. The root keeps its only separator.
+	if (!normal.has_filename() && normal.has_relative_path())
+		normal = normal.parent_path();
+	return normal;
+}
+
 std::filesystem::path fuse_control_socket_path(const std::filesystem::path& mountpoint)
 {
-	const std::string& path = mountpoint.native();
+	const std::string path = normal_mountpoint(mountpoint).native();
 	Sha256 digest = sha256(std::span(reinterpret_cast<const uint8_t*>(path.data()), path.size()));
 	return std::filesystem::path(kRunDirectory) / ("fuse-" + to_hex(digest).substr(0, 16) + ".sock");
 }
@@ -128,7 +138,9 @@ ControlServer ControlServer::listen_in(int directory, const std::string& name, s
 	}
 	if (bound != 0)
 		throw_errno("cannot bind " + shown.native(), bind_errno);
-	fchmodat(directory, name.c_str(), 0600, 0);
+	// Only root may talk to the daemon: a socket left open to others is no socket at all.
+	if (fchmodat(directory, name.c_str(), 0600, 0) != 0)
+		throw_errno("cannot restrict " + shown.native() + " to its owner");
 	if (::listen(server.listen_fd_.get(), 8) != 0)
 		throw_errno("cannot listen on " + shown.native());
 	struct stat status{};

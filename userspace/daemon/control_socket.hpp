@@ -27,7 +27,11 @@ std::string control_socket_name(uint32_t device_index);
 // Where `attach` records how device N was attached (its working directory and
 // arguments), for `attach --recover` to start a daemon that takes the device over.
 std::filesystem::path attach_record_path(uint32_t device_index);
-// The FUSE variant's, named after a hash of the (absolute, normalised) mount point.
+// A mount point as the FUSE variant names it: absolute, lexically normal, no trailing
+// separator (not resolving symbolic links: the mount is where the user asked for it).
+std::filesystem::path normal_mountpoint(const std::filesystem::path& mountpoint);
+// The FUSE variant's, named after a hash of the mount point (normal_mountpoint): any
+// spelling of the same mount point finds it.
 std::filesystem::path fuse_control_socket_path(const std::filesystem::path& mountpoint);
 // The FUSE variants' sockets that exist now.
 std::vector<std::filesystem::path> fuse_control_sockets();

@@ -89,7 +89,7 @@ std::string status_text(const MountFuseOptions& options, const LoadedImage& imag
 int run_mount_fuse(const MountFuseOptions& given)
 {
 	MountFuseOptions options = given;
-	options.mountpoint = std::filesystem::absolute(options.mountpoint).lexically_normal();
+	options.mountpoint = normal_mountpoint(options.mountpoint);
 	LoadedImage image = load_image(options.serve.urls(), options.serve.trust);
 	CacheStore cache = CacheStore::open(options.serve.cache_dir, image.manifest, image.id);
 	verify_cache_if_asked(cache, image.manifest, options.serve);
