@@ -15,9 +15,15 @@ source "$(dirname "$0")/lib.sh"
 
 kver=$(uname -r)
 debs=${HTTPCLOOP_DEB_DIR:-$HTTPCLOOP_SRC/build/deb}
-program=$debs/$(cd "$debs" 2>/dev/null && ls httpcloop_*_*.deb 2>/dev/null | head -n1)
-dkms_deb=$debs/$(cd "$debs" 2>/dev/null && ls httpcloop-dkms_*_all.deb 2>/dev/null | head -n1)
-[ -f "$program" ] && [ -f "$dkms_deb" ] || fail "no packages in $debs: run make deb first"
+shopt -s nullglob
+programs=("$debs"/httpcloop_*_*.deb)
+dkms_debs=("$debs"/httpcloop-dkms_*_all.deb)
+shopt -u nullglob
+if [ ${#programs[@]} -ne 1 ] || [ ${#dkms_debs[@]} -ne 1 ]; then
+	fail "expected one httpcloop and one httpcloop-dkms package in $debs: run make deb first"
+fi
+program=${programs[0]}
+dkms_deb=${dkms_debs[0]}
 version=$(dpkg-deb -f "$dkms_deb" Version)
 module_version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$HTTPCLOOP_SRC/dkms.conf")
 command -v dkms >/dev/null || fail "no dkms (scripts/install-deps installs it)"
