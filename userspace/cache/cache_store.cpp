@@ -1,6 +1,7 @@
 #include "cache/cache_store.hpp"
 
 #include "cache/present_record.hpp"
+#include "util/atomic_file.hpp"
 #include "util/bitmap.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -25,6 +26,7 @@ constexpr char kDataName[] = "data";
 constexpr char kRecordName[] = "present";
 constexpr char kRecordTempName[] = "present.tmp";
 constexpr char kLockName[] = "lock";
+constexpr char kManifestName[] = "manifest";
 
 // The cache directory DIR/<image id>, opened without following a symbolic link at its
 // last component, created (0700) if missing, and accepted only if it is a directory owned
@@ -105,6 +107,26 @@ void fdatasync_or_throw(int fd, const std::string& what)
 		throw_errno("cannot sync " + what);
 }
 
+// A copy of the image's manifest in its cache, for other images' daemons to find the
+// blocks they share with this one (SiblingBlocks). Written once; its readers check that
+// its SHA-256 is the directory's name, so a torn or stale copy is only ignored. Not being
+// able to write it costs only that sharing: logged, never fatal.
+void keep_manifest_copy(int directory, const fs::path& shown, const Manifest& manifest, const Sha256& manifest_id)
+{
+	struct stat status{};
+	if (::fstatat(directory, kManifestName, &status, AT_SYMLINK_NOFOLLOW) == 0)
+		return;
+	try {
+		const std::vector<uint8_t> bytes = manifest.serialize();
+		if (sha256(bytes) != manifest_id)
+			return; // not the published bytes (cannot happen for a manifest that parsed)
+		write_file_atomically_at(directory, kManifestName, shown, bytes, 0600);
+	} catch (const std::exception& e) {
+		log_warning("cache " + shown.string() + ": cannot keep a copy of the manifest (" + e.what() +
+			    "); other images cannot reuse its blocks");
+	}
+}
+
 uint64_t count_bits(std::span<const uint8_t> bitmap)
 {
 	uint64_t count = 0;
@@ -167,6 +189,8 @@ CacheStore CacheStore::open_in_directory(int cache_dir_fd, const fs::path& cache
 		}
 	}
 	store.present_count_ = count_bits(store.present_);
+	keep_manifest_copy(store.directory_fd_.get(), store.directory_, manifest, manifest_id);
+	store.siblings_ = SiblingBlocks::scan(cache_dir_fd, cache_dir, manifest, manifest_id, store.present_);
 	return store;
 }
 

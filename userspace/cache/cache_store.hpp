@@ -1,6 +1,7 @@
 #pragma once
 // The persistent local cache of one image (docs/format.md, "Client cache directory"):
-// DIR/<image-id>/{data,present,lock}.
+// DIR/<image-id>/{data,present,lock,manifest}, and where the other images' caches in DIR
+// hold blocks that this image lacks (siblings()).
 //
 // State of a block:  absent --write_block+mark_written--> queued --commit--> durable.
 // is_present() is true for queued and durable blocks (their plaintext is in `data` and
@@ -13,6 +14,7 @@
 // block data is written with pwrite on a shared fd). Writing the same block from two
 // threads at once is the caller's problem.
 
+#include "cache/sibling_blocks.hpp"
 #include "crypto/sha256.hpp"
 #include "format/manifest.hpp"
 #include "util/fd.hpp"
@@ -79,6 +81,10 @@ public:
 	// (synced) and in memory, so it is fetched again. Only while nothing serves the cache.
 	void forget(uint64_t index);
 
+	// Blocks this image lacks that other images' caches in the same directory hold, found
+	// when the cache was opened (each to be verified before use).
+	SiblingBlocks& siblings() { return siblings_; }
+
 	// The plaintext file, image_size bytes, for the kernel to read present blocks from.
 	int data_fd() const { return data_fd_.get(); }
 	const std::filesystem::path& directory() const { return directory_; }
@@ -116,6 +122,7 @@ private:
 	bool handed_over_ = false;      // hand_over(): the record is another process's now
 	std::string failure_;           // set by a failed sync: nothing is recorded any more
 	uint64_t present_count_ = 0;
+	SiblingBlocks siblings_; // filled by open, then used by the service's thread only
 };
 
 } // namespace httpcloop

@@ -95,6 +95,11 @@ void print_fetch_details(const KeyValues& daemon)
 		std::printf("  cache errors: %llu verified blocks could not be written to the cache (full or failing "
 			    "disk; the daemon's log says why)\n",
 			    static_cast<unsigned long long>(number(daemon, "cache_errors")));
+	if (number(daemon, "blocks_reused") + number(daemon, "reuse_mismatches") > 0)
+		std::printf("  reused:   %llu blocks copied from other images' caches, %llu copies did not verify "
+			    "(downloaded instead)\n",
+			    static_cast<unsigned long long>(number(daemon, "blocks_reused")),
+			    static_cast<unsigned long long>(number(daemon, "reuse_mismatches")));
 	std::printf("  fetching: %llu in flight, readahead %llu blocks (%llu joined by reads), prefetch %llu blocks%s\n",
 		    static_cast<unsigned long long>(number(daemon, "in_flight")),
 		    static_cast<unsigned long long>(number(daemon, "readahead_blocks")),

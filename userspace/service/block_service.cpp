@@ -20,6 +20,9 @@ constexpr auto kFirstRetryDelay = std::chrono::milliseconds(100);
 constexpr auto kLongestRetryDelay = std::chrono::seconds(10);
 // Readahead starts this many blocks ahead and doubles with each further sequential read.
 constexpr uint64_t kFirstReadahead = 2;
+// Copies from other images' caches on the decode pool at once (each a block-sized read and
+// hash): enough to keep its workers busy, few enough that the loop never waits to submit.
+constexpr unsigned kMaxLocalCopies = 16;
 
 std::vector<std::string> without_fragments(std::vector<std::string> urls)
 {
@@ -183,8 +186,28 @@ void BlockService::dispatch()
 		}
 		if (!block)
 			return;
+		const BlockEntry& entry = manifest_.blocks[*block];
+		if (std::optional<SiblingBlocks::Source> source =
+			    cache_.siblings().find(*block, entry.plain_hash, manifest_.plain_size(*block))) {
+			if (local_copies_ >= kMaxLocalCopies) {
+				// Back to the head of its queue; each copy that finishes dispatches again.
+				queues_[static_cast<size_t>(blocks_.at(*block).priority)].push_front(*block);
+				return;
+			}
+			start_local_copy(*block, *source);
+			continue;
+		}
 		start_transfer(*block);
 	}
+}
+
+// The block's plaintext from another image's cache, verified on the decode pool: no
+// transfer, no mirror, no attempt counted.
+void BlockService::start_local_copy(uint64_t block, const SiblingBlocks::Source& source)
+{
+	blocks_.at(block).phase = Phase::decoding;
+	local_copies_++;
+	decoder_.submit({block, {}, 0, source});
 }
 
 void BlockService::start_transfer(uint64_t block)
@@ -261,7 +284,7 @@ void BlockService::on_fetched(FetchResult& result)
 					   result.effective_url);
 	if (transfer.blocks.size() == 1) {
 		blocks_.at(transfer.blocks[0]).phase = Phase::decoding;
-		decoder_.submit({transfer.blocks[0], std::move(result.body), transfer.mirror});
+		decoder_.submit({transfer.blocks[0], std::move(result.body), transfer.mirror, std::nullopt});
 		return;
 	}
 	for (uint64_t block : transfer.blocks) {
@@ -270,14 +293,28 @@ void BlockService::on_fetched(FetchResult& result)
 		blocks_.at(block).phase = Phase::decoding;
 		std::vector<uint8_t> stored = fetcher_.spare_buffer();
 		stored.assign(begin, begin + entry.stored_size);
-		decoder_.submit({block, std::move(stored), transfer.mirror});
+		decoder_.submit({block, std::move(stored), transfer.mirror, std::nullopt});
 	}
 	fetcher_.recycle(std::move(result.body));
 }
 
 void BlockService::on_decoded(DecodeResult& result)
 {
-	fetcher_.recycle(std::move(result.buffer));
+	if (result.local) {
+		local_copies_--;
+		if (!result.ok && !result.cache_error) {
+			// Another cache held other bytes (damaged, or changed under us): download it.
+			log_warning(result.error + "; downloading it");
+			cache_.siblings().forget(result.block);
+			stats_.local_mismatches++;
+			BlockState& state = blocks_.at(result.block);
+			state.phase = Phase::queued;
+			queues_[static_cast<size_t>(state.priority)].push_front(result.block);
+			return;
+		}
+	} else {
+		fetcher_.recycle(std::move(result.buffer));
+	}
 	if (!result.ok && result.cache_error) {
 		// Not the server's fault, and another download would not fit either.
 		if (stats_.cache_errors++ == 0)
@@ -300,7 +337,10 @@ void BlockService::on_decoded(DecodeResult& result)
 		return;
 	}
 	cache_.mark_written(result.block);
-	stats_.blocks_fetched++;
+	if (result.local)
+		stats_.blocks_reused++;
+	else
+		stats_.blocks_fetched++;
 	auto found = blocks_.find(result.block);
 	if (found != blocks_.end()) {
 		if (found->second.priority == Priority::readahead)

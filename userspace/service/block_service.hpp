@@ -59,6 +59,8 @@ struct ServiceOptions {
 struct ServiceStats {
 	uint64_t requests = 0;          // demand requests
 	uint64_t blocks_fetched = 0;    // downloaded, verified and cached
+	uint64_t blocks_reused = 0;     // copied from another image's cache, verified
+	uint64_t local_mismatches = 0;  // such copies that did not verify (then downloaded)
 	uint64_t blocks_failed = 0;     // given up
 	uint64_t integrity_errors = 0;  // downloads that failed verification or decoding
 	uint64_t cache_errors = 0;      // verified blocks the cache could not take (disk full, I/O error)
@@ -135,6 +137,7 @@ private:
 	std::optional<uint64_t> next_background();
 	void dispatch();
 	void start_transfer(uint64_t block);
+	void start_local_copy(uint64_t block, const SiblingBlocks::Source& source);
 	void on_fetched(FetchResult& result);
 	void on_decoded(DecodeResult& result);
 	void attempt_failed(uint64_t block, size_t mirror, const std::string& error, bool not_found);
@@ -163,6 +166,7 @@ private:
 	std::unordered_map<uint64_t, Transfer> transfers_;
 	uint64_t next_tag_ = 1;
 	std::multimap<Clock::time_point, uint64_t> retries_;
+	unsigned local_copies_ = 0; // on the decode pool, from other images' caches
 
 	uint64_t readahead_next_ = UINT64_MAX; // the block a sequential reader asks for next
 	uint64_t readahead_window_ = 0;        // blocks to read ahead now

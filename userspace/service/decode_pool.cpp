@@ -1,7 +1,9 @@
 #include "service/decode_pool.hpp"
 
 #include "format/block_codec.hpp"
+#include "crypto/sha256.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -41,11 +43,13 @@ void DecodePool::work()
 	// new memory to make progress when the system is short of it.
 	std::vector<uint8_t> plain(manifest_.block_size);
 	while (std::optional<DecodeJob> job = jobs_.pop()) {
-		DecodeResult result{job->block, false, {}, false, job->source, {}};
+		DecodeResult result{job->block, false, {}, false, job->source, {}, job->local.has_value()};
 		try {
 			std::span<uint8_t> scratch(plain.data(), manifest_.plain_size(job->block));
 			std::span<const uint8_t> block =
-				decode_block_view(manifest_, job->block, job->stored, scratch, PlaintextCheck::by_stored_hash);
+				job->local ? copy_verified(job->block, *job->local, scratch)
+					   : decode_block_view(manifest_, job->block, job->stored, scratch,
+							       PlaintextCheck::by_stored_hash);
 			try {
 				cache_.write_block(job->block, block);
 				result.ok = true;
@@ -64,6 +68,18 @@ void DecodePool::work()
 		uint64_t one = 1;
 		[[maybe_unused]] ssize_t n = write(notify_fd_.get(), &one, sizeof(one));
 	}
+}
+
+std::span<const uint8_t> DecodePool::copy_verified(uint64_t block, const SiblingBlocks::Source& from,
+						    std::span<uint8_t> plain) const
+{
+	// Another cache's bytes are only as good as their hash: the same check as a download's.
+	if (from.size != plain.size() ||
+	    pread_full(from.data_fd, plain, from.offset, "another image's cache") != plain.size() ||
+	    sha256(plain) != manifest_.blocks[block].plain_hash)
+		throw IntegrityError("block " + std::to_string(block) +
+				     ": the copy in another image's cache does not match its hash");
+	return plain;
 }
 
 std::vector<DecodeResult> DecodePool::collect()

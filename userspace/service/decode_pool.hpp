@@ -1,7 +1,7 @@
 #pragma once
 // Verifies, decompresses and writes downloaded blocks on worker threads, so the
 // event loop keeps driving transfers while the other core does the hashing and
-// inflating. Results come back through an eventfd that sits in the loop's poll set.
+// inflating; and copies blocks from other images' caches, verified the same way. Results come back through an eventfd that sits in the loop's poll set.
 
 #include "cache/cache_store.hpp"
 #include "format/manifest.hpp"
@@ -9,6 +9,8 @@
 #include "util/fd.hpp"
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,6 +22,9 @@ struct DecodeJob {
 	uint64_t block = 0;
 	std::vector<uint8_t> stored;
 	size_t source = 0; // the mirror it came from: blamed if it does not verify
+	// Set instead of `stored`: copy the plaintext from another image's cache, checked
+	// against the block's plain_hash.
+	std::optional<SiblingBlocks::Source> local;
 };
 
 struct DecodeResult {
@@ -31,6 +36,7 @@ struct DecodeResult {
 	bool cache_error = false;
 	size_t source = 0;
 	std::vector<uint8_t> buffer; // the job's stored bytes' buffer, back for reuse
+	bool local = false;          // a copy from another image's cache (DecodeJob::local)
 };
 
 class DecodePool {
@@ -48,6 +54,9 @@ public:
 
 private:
 	void work();
+	// `block`'s plaintext read from `from` into `plain`, if it matches plain_hash.
+	std::span<const uint8_t> copy_verified(uint64_t block, const SiblingBlocks::Source& from,
+					       std::span<uint8_t> plain) const;
 
 	const Manifest& manifest_;
 	CacheStore& cache_;

@@ -22,6 +22,8 @@ std::string service_status_text(const std::string& url, const Sha256& image_id, 
 	    << "blocks_cached=" << service.cache().present_count() << '\n'
 	    << "fetch_requests=" << stats.requests << '\n'
 	    << "blocks_fetched=" << stats.blocks_fetched << '\n'
+	    << "blocks_reused=" << stats.blocks_reused << '\n'
+	    << "reuse_mismatches=" << stats.local_mismatches << '\n'
 	    << "blocks_failed=" << stats.blocks_failed << '\n'
 	    << "integrity_errors=" << stats.integrity_errors << '\n'
 	    << "cache_errors=" << stats.cache_errors << '\n'
