@@ -202,6 +202,44 @@ attach_smoke() {
 	stop_nginx
 }
 
+# check_modinfo MODULE: modinfo of MODULE (a .ko file, or a name modprobe resolves) shows a
+# description, author, version, the GPL and the generic netlink family alias; and every
+# parameter's description ends "Default: VALUE" (kept in MODULE_DEFAULTS, by name).
+declare -A MODULE_DEFAULTS=()
+check_modinfo() {
+	local module=$1 field parm name
+	modinfo "$module"
+	for field in description author version; do
+		[ -n "$(modinfo -F "$field" "$module")" ] || fail "modinfo shows no $field"
+	done
+	check_eq GPL "$(modinfo -F license "$module")" "license"
+	modinfo -F alias "$module" | grep -qx 'net-pf-16-proto-16-family-httpcloop' ||
+		fail "no generic netlink family alias: $(modinfo -F alias "$module")"
+	MODULE_DEFAULTS=()
+	# "name:description (type)", each description ending in "Default: VALUE".
+	while IFS= read -r parm; do
+		name=${parm%%:*}
+		[[ $parm =~ Default:\ ([^ ]+)\ \([a-z]+\)$ ]] || fail "parameter $name has no default in its description: $parm"
+		MODULE_DEFAULTS[$name]=${BASH_REMATCH[1]}
+	done < <(modinfo -F parm "$module")
+	[ ${#MODULE_DEFAULTS[@]} -gt 0 ] || fail "modinfo shows no parameters"
+}
+
+# check_parameter_defaults: every parameter of the loaded module is in sysfs at the
+# default check_modinfo read, and modinfo describes no parameter the module lacks.
+check_parameter_defaults() {
+	local path name
+	declare -A unseen=()
+	for name in "${!MODULE_DEFAULTS[@]}"; do unseen[$name]=1; done
+	for path in /sys/module/httpcloop/parameters/*; do
+		name=${path##*/}
+		[ -n "${MODULE_DEFAULTS[$name]:-}" ] || fail "parameter $name is not described by modinfo"
+		check_eq "${MODULE_DEFAULTS[$name]}" "$(cat "$path")" "parameter $name"
+		unset "unseen[$name]"
+	done
+	[ ${#unseen[@]} -eq 0 ] || fail "modinfo describes parameters the module lacks: ${!unseen[*]}"
+}
+
 # notify_listener SOCKET FILE: a stand-in for systemd's notification socket (sd_notify(3))
 # at SOCKET, appending each message to FILE followed by a line "--"; stopped at exit.
 notify_listener() {

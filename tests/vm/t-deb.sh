@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages as a user installs them (build/deb, from `make deb`): dpkg -i of
 # httpcloop-dkms and httpcloop. DKMS builds the module for the running kernel from the
-# package's /usr/src/httpcloop-VERSION, `modprobe httpcloop` loads that build, the
-# installed program attaches an image and every byte is compared, the installed man pages,
+# package's /usr/src/httpcloop-VERSION; modinfo describes that build; the installed
+# program attaches an image, the kernel loading the module through its netlink alias,
+# every byte is compared and every parameter is at its documented default; the installed man pages,
 # completion, units, preboot and httpcloop-mkpreboot are there and work, the initramfs
 # trigger fires; then dpkg --purge leaves nothing
 # behind: no file of either package, no DKMS registration, no module.
@@ -67,12 +68,17 @@ case $(modinfo -n httpcloop) in
 esac
 check_eq "$module_version" "$(modinfo -F version httpcloop)" "version of the DKMS build"
 
-log "modprobe httpcloop; the installed program attaches and reads back every byte"
+check_modinfo httpcloop
+
+log "the installed program attaches (the kernel loads the module through its netlink alias)"
 modprobe ext4 || true
-modprobe httpcloop
+check test ! -e /sys/module/httpcloop
 cleanup modprobe -r -q httpcloop
 check_eq /usr/bin/httpcloop "$(command -v httpcloop)" "httpcloop on PATH"
 HTTPCLOOP=/usr/bin/httpcloop attach_smoke
+check test -d /sys/module/httpcloop
+log "every parameter is in sysfs, at its documented default"
+check_parameter_defaults
 rmmod httpcloop
 
 log "man pages, completion, units, preboot"
