@@ -1,5 +1,6 @@
 #include "cache/cache_store.hpp"
 
+#include "cache/cache_layout.hpp"
 #include "cache/present_record.hpp"
 #include "util/atomic_file.hpp"
 #include "util/bitmap.hpp"
@@ -21,12 +22,7 @@ namespace httpcloop {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr char kDataName[] = "data";
-constexpr char kRecordName[] = "present";
-constexpr char kRecordTempName[] = "present.tmp";
-constexpr char kLockName[] = "lock";
-constexpr char kManifestName[] = "manifest";
+using namespace cache_layout;
 
 // The cache directory DIR/<image id>, opened without following a symbolic link at its
 // last component, created (0700) if missing, and accepted only if it is a directory owned

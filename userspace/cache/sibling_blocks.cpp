@@ -1,5 +1,6 @@
 #include "cache/sibling_blocks.hpp"
 
+#include "cache/cache_layout.hpp"
 #include "cache/present_record.hpp"
 #include "util/bitmap.hpp"
 #include "util/error.hpp"
@@ -20,10 +21,7 @@ namespace httpcloop {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr char kManifestName[] = "manifest";
-constexpr char kRecordName[] = "present";
-constexpr char kDataName[] = "data";
+using namespace cache_layout;
 
 uint64_t key_of(const Sha256& hash)
 {
