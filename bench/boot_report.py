@@ -12,7 +12,7 @@ import re
 import statistics
 import sys
 
-from report import read_kv  # bench/report.py, beside this file
+from report import read_kv, replace_section  # bench/report.py, beside this file
 
 HEADER = "## Booting a whole system from HTTP"
 METHODS = [
@@ -132,16 +132,7 @@ def main():
         sys.exit(__doc__)
     raw, results = sys.argv[1], sys.argv[2]
     text = section(raw)
-    path = os.path.join(results, "latest.md")
-    old = open(path).read() if os.path.exists(path) else "# httpcloop benchmark: latest run\n\n"
-    start = old.find(HEADER)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        following = old.find("\n## ", start + len(HEADER))
-        new = old[:start] + text + (old[following + 1:] if following >= 0 else "")
-    with open(path, "w") as f:
-        f.write(new)
+    replace_section(os.path.join(results, "latest.md"), HEADER, text)
     print(text)
 
 

@@ -51,6 +51,21 @@ def read_kv(path):
     return values
 
 
+def replace_section(path, header, text):
+    """Puts `text` (a section starting with the line `header`) into the Markdown file at
+    `path`: in place of an older section with that header, else at the end; the rest of
+    the file is kept."""
+    old = open(path).read() if os.path.exists(path) else "# httpcloop benchmark: latest run\n\n"
+    start = old.find(header)
+    if start < 0:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        following = old.find("\n## ", start + len(header))
+        new = old[:start] + text + (old[following + 1:] if following >= 0 else "")
+    with open(path, "w") as f:
+        f.write(new)
+
+
 def load_fio(path):
     text = open(path).read()
     start = text.find("{")
