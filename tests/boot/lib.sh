@@ -27,7 +27,7 @@ AFTER_RESTART_FILE=/srv/httpcloop-test/after-restart.bin
 BAD_KERNEL_LOG='WARNING:|BUG:|Oops|general protection|blocked for more than|Kernel panic|I/O error, dev|Buffer I/O error|Call Trace'
 
 # Debian 12's newest kernel: the one the module was built for (scripts/run-tests).
-VMLINUZ=$(find /boot -maxdepth 1 -name 'vmlinuz-6.1.*-amd64' | sort -V | tail -n1)
+VMLINUZ=$("$ROOT/scripts/debian12-kernel" || true)
 KVER=${VMLINUZ#/boot/vmlinuz-}
 
 # The script the marker unit runs in the booted system: what the tests look for on the
