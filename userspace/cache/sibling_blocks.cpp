@@ -94,12 +94,18 @@ UniqueFd open_file(int directory, const char* name, const fs::path& shown)
 	return fd;
 }
 
+// The whole file, if it has at most `limit` bytes. Sized by fstat, not by the limit: the
+// limit for a manifest is 512 MiB, and a buffer of that size for every daemon start would
+// cost its zeroing and its memory even for a small image.
 std::vector<uint8_t> read_at_most(int fd, size_t limit, const fs::path& shown)
 {
-	std::vector<uint8_t> bytes(limit + 1);
-	bytes.resize(pread_full(fd, bytes, 0, shown.string()));
-	if (bytes.size() > limit)
+	struct stat status{};
+	if (::fstat(fd, &status) != 0)
+		throw_errno("cannot stat " + shown.string());
+	if (status.st_size < 0 || static_cast<uint64_t>(status.st_size) > limit)
 		throw IoError(shown.string() + " is larger than " + std::to_string(limit) + " bytes");
+	std::vector<uint8_t> bytes(static_cast<size_t>(status.st_size));
+	bytes.resize(pread_full(fd, bytes, 0, shown.string()));
 	return bytes;
 }
 
