@@ -10,9 +10,8 @@ Every ratio is taken within a round, then the median over the rounds.
 import os
 import re
 import statistics
-import sys
 
-from report import read_kv, replace_section  # bench/report.py, beside this file
+from report import read_kv, section_main  # bench/report.py, beside this file
 
 HEADER = "## Booting a whole system from HTTP"
 METHODS = [
@@ -128,12 +127,7 @@ def section(raw):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    raw, results = sys.argv[1], sys.argv[2]
-    text = section(raw)
-    replace_section(os.path.join(results, "latest.md"), HEADER, text)
-    print(text)
+    section_main(__doc__, HEADER, section)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,17 @@ def replace_section(path, header, text):
         f.write(new)
 
 
+def section_main(doc, header, section):
+    """The main of a report that owns one section of latest.md: `section(raw)` makes its
+    text from RAW_DIR; it goes into RESULTS_DIR/latest.md and to stdout."""
+    if len(sys.argv) != 3:
+        sys.exit(doc)
+    raw, results = sys.argv[1], sys.argv[2]
+    text = section(raw)
+    replace_section(os.path.join(results, "latest.md"), header, text)
+    print(text)
+
+
 def load_fio(path):
     text = open(path).read()
     start = text.find("{")

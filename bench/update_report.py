@@ -8,9 +8,8 @@ so `BENCH_ONLY=update make bench` updates just this section) and prints it.
 """
 import os
 import re
-import sys
 
-from report import replace_section  # bench/report.py, beside this file
+from report import section_main  # bench/report.py, beside this file
 
 HEADER = "## Updates: version 1 to version 2"
 TARGET = 1.2  # issue 12: bytes over HTTP <= 1.2 x the stored size of the changed blocks
@@ -51,12 +50,7 @@ def section(raw):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    raw, results = sys.argv[1], sys.argv[2]
-    text = section(raw)
-    replace_section(os.path.join(results, "latest.md"), HEADER, text)
-    print(text)
+    section_main(__doc__, HEADER, section)
 
 
 if __name__ == "__main__":
