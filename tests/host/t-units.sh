@@ -49,7 +49,7 @@ notify_listener "$work/notify2.sock" "$work/notify2.log"
 mkdir -p "$work/bg"
 NOTIFY_SOCKET=$work/notify2.sock "$HTTPCLOOP" mount-fuse "$url" "$work/bg" --cache "$work/cache2"
 cleanup umount -q -l "$work/bg"
-notified "$work/notify2.log" READY=1 || fail "no READY=1 when mount-fuse returned: $(cat "$work/notify2.log" 2>/dev/null)"
+notified_by_now "$work/notify2.sock" "$work/notify2.log" READY=1 || fail "no READY=1 when mount-fuse returned: $(cat "$work/notify2.log" 2>/dev/null)"
 main=$(sed -n 's/^MAINPID=//p' "$work/notify2.log")
 check test -n "$main"
 grep -q httpcloop "/proc/$main/cmdline" || fail "MAINPID $main is not a httpcloop process"

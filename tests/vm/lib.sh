@@ -259,6 +259,21 @@ with open(sys.argv[2], "ab", buffering=0) as out:
 # notified FILE FIELD=VALUE: a message in FILE (from notify_listener) has that line.
 notified() { [ -f "$1" ] && grep -qx -- "$2" "$1"; }
 
+# notified_by_now SOCKET FILE FIELD=VALUE: a message sent to SOCKET before this call has
+# that line. The listener writes FILE when it gets round to it; a datagram socket keeps
+# order, so once a marker sent now is in FILE, everything sent before it is too, and a
+# line after the marker was sent later.
+notified_by_now() {
+	local marker
+	marker="X-HTTPCLOOP-TEST-MARKER=$$.$RANDOM"
+	python3 -c '
+import socket, sys
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(sys.argv[2].encode(), sys.argv[1])
+' "$1" "$marker" || return 1
+	wait_until 10 notified "$2" "$marker"
+	sed "/^$marker\$/q" "$2" | grep -qx -- "$3"
+}
+
 # small_module_tree: put a module tree that holds only the modules loaded now, the ones the
 # tests load (ext4, loop, fuse) and their dependencies over the running kernel's
 # /lib/modules/$(uname -r) (a tmpfs copy, bind-mounted; the guest is thrown away after the
