@@ -60,6 +60,28 @@ assert d["io_errors"] == 0 and d["blocks_failed"] == 0 and d["http_requests"] >=
 (cd "$work" && "$HTTPCLOOP" status fuse/ >/dev/null) || fail "status does not find the mount as fuse/"
 requests=$(http_requests_count)
 blocks=$(grep -c ' /img/blocks/' "$NGINX_ACCESS_LOG")
+
+log "warm reads: served by the same threads, large ones spliced from the cache file"
+# strace counts the server's thread creations and splices while 400 direct 4 KiB reads
+# and 24 of 1 MiB go through it (O_DIRECT: each one a FUSE request). libfuse 3.14 given
+# a loop configuration of the wrong API version (FUSE_USE_VERSION < 312) started a
+# thread for every request and ended the one that served it: 400 and more.
+pid=$(fuse_pid "$work/fuse")
+strace -f -qq -e trace=clone,clone3,splice -o "$work/strace" -p "$pid" &
+tracer=$!
+cleanup kill "$tracer"
+traced() { ! grep -q '^TracerPid:[[:space:]]*0$' "/proc/$pid/status"; }
+wait_until 10 traced
+sleep 0.5 # strace attaches to the threads one after the other
+dd if="$work/fuse/image" of=/dev/null bs=4K count=400 iflag=direct status=none
+dd if="$work/fuse/image" of="$work/direct" bs=1M count=24 iflag=direct status=none
+kill -INT "$tracer"
+wait "$tracer" || true
+cmp_range "$work/direct" "$image" 0 $((24 * 1024 * 1024)) || fail "direct 1 MiB reads differ"
+created=$(grep -cE 'clone3?\(' "$work/strace" || true)
+spliced=$(grep -c 'splice(' "$work/strace" || true)
+[ "$created" -le 16 ] || fail "$created threads started for 424 reads (at most 16 expected: they are kept)"
+[ "$spliced" -ge 24 ] || fail "only $spliced splice calls for 24 direct 1 MiB reads"
 unmount_fuse "$work/fuse"
 
 log "again with the same cache: no block request"

@@ -1,13 +1,12 @@
 #include "fuse/image_fs.hpp"
 
-#include "util/error.hpp"
-#include "util/fd.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <span>
 
 namespace httpcloop {
 
@@ -42,13 +41,17 @@ int image_getattr(const char* path, struct stat* st, fuse_file_info*)
 int image_readdir(const char* path, void* buffer, fuse_fill_dir_t fill, off_t, fuse_file_info*,
 		  fuse_readdir_flags)
 {
-	if (std::strcmp(path, "/") != 0)
+	// nullpath_ok: no path; the root is the only directory there is to list.
+	if (path != nullptr && std::strcmp(path, "/") != 0)
 		return -ENOENT;
 	fill(buffer, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
 	fill(buffer, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
 	fill(buffer, kImagePath + 1, nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
 	return 0;
 }
+
+// The image's file handle: reads carry it, so that they need no path (nullpath_ok).
+constexpr uint64_t kImageHandle = 1;
 
 int image_open(const char* path, fuse_file_info* info)
 {
@@ -58,56 +61,73 @@ int image_open(const char* path, fuse_file_info* info)
 		return -EROFS;
 	// The image never changes while mounted: let the kernel keep what it cached.
 	info->keep_cache = 1;
+	info->fh = kImageHandle;
 	return 0;
 }
 
-int image_read(const char* path, char* buffer, size_t size, off_t offset, fuse_file_info*)
+// Waits until every block of [offset, offset + length) is in the cache file.
+int wait_cached(ImageFs& fs, uint64_t offset, size_t length)
 {
-	if (std::strcmp(path, kImagePath) != 0)
-		return -ENOENT;
-	ImageFs& fs = filesystem();
-	fs.stats.reads++;
-	const uint64_t image_size = fs.manifest.image_size;
-	if (offset < 0)
-		return -EINVAL;
-	if (static_cast<uint64_t>(offset) >= image_size || size == 0)
-		return 0;
-	const size_t length = static_cast<size_t>(std::min<uint64_t>(size, image_size - offset));
-	const uint64_t first = static_cast<uint64_t>(offset) / fs.manifest.block_size;
-	const uint64_t last = (static_cast<uint64_t>(offset) + length - 1) / fs.manifest.block_size;
-
+	const uint64_t first = offset / fs.manifest.block_size;
+	const uint64_t last = (offset + length - 1) / fs.manifest.block_size;
 	bool all_cached = true;
 	for (uint64_t block = first; block <= last && all_cached; block++)
 		all_cached = fs.cache.is_present(block);
 	if (all_cached) {
 		fs.stats.cache_reads++;
-	} else {
-		std::string error;
-		if (!fs.service->wait_present(first, last, fs.io_timeout, error)) {
-			fs.stats.io_errors++;
-			log_error("read at " + std::to_string(offset) + ": " + error);
-			return -EIO;
-		}
+		return 0;
 	}
-	try {
-		std::span<uint8_t> out(reinterpret_cast<uint8_t*>(buffer), length);
-		size_t got = pread_full(fs.cache.data_fd(), out, static_cast<uint64_t>(offset), "the cache file");
-		if (got != length) {
-			fs.stats.io_errors++;
-			return -EIO;
-		}
-	} catch (const Error& e) {
+	std::string error;
+	if (!fs.service->wait_present(first, last, fs.io_timeout, error)) {
 		fs.stats.io_errors++;
-		log_error(e.what());
+		log_error("read at " + std::to_string(offset) + ": " + error);
 		return -EIO;
 	}
-	return static_cast<int>(length);
+	return 0;
+}
+
+// Answers a read with the cache file's descriptor and offset rather than its bytes:
+// libfuse then splices them from the cache file's pages to /dev/fuse (large replies,
+// FUSE_CAP_SPLICE_WRITE) or reads them straight into its reply, one copy fewer than a
+// read() into our own buffer. The path is null (nullpath_ok): no lookup on the hot path.
+int image_read_buf(const char*, fuse_bufvec** result, size_t size, off_t offset, fuse_file_info* info)
+{
+	if (info == nullptr || info->fh != kImageHandle)
+		return -EBADF;
+	ImageFs& fs = filesystem();
+	fs.stats.reads++;
+	if (offset < 0)
+		return -EINVAL;
+	const uint64_t image_size = fs.manifest.image_size;
+	size_t length = 0;
+	if (static_cast<uint64_t>(offset) < image_size && size != 0) {
+		length = static_cast<size_t>(std::min<uint64_t>(size, image_size - offset));
+		if (int error = wait_cached(fs, static_cast<uint64_t>(offset), length))
+			return error;
+	}
+	// libfuse takes the vector and releases it with free(): it must come from malloc.
+	auto* vector = static_cast<fuse_bufvec*>(std::malloc(sizeof(fuse_bufvec)));
+	if (vector == nullptr)
+		return -ENOMEM;
+	*vector = FUSE_BUFVEC_INIT(length);
+	if (length != 0) {
+		vector->buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+		vector->buf[0].fd = fs.cache.data_fd();
+		vector->buf[0].pos = offset;
+	}
+	*result = vector;
+	return 0;
 }
 
 void* image_init(fuse_conn_info* connection, fuse_config* config)
 {
 	// Large reads cost one wait for all their missing blocks instead of one per page.
 	connection->max_readahead = 1024 * 1024;
+	// Replies spliced from the cache file (read_buf), where the kernel can.
+	connection->want |= connection->capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	// Must equal the max_read mount option (libfuse refuses to start otherwise).
+	connection->max_read = static_cast<unsigned>(filesystem().max_read);
+	config->nullpath_ok = 1;
 	config->kernel_cache = 1;
 	config->entry_timeout = 3600;
 	config->attr_timeout = 3600;
@@ -120,7 +140,7 @@ fuse_operations make_operations()
 	ops.getattr = image_getattr;
 	ops.readdir = image_readdir;
 	ops.open = image_open;
-	ops.read = image_read;
+	ops.read_buf = image_read_buf;
 	ops.init = image_init;
 	return ops;
 }

@@ -3,11 +3,15 @@
 // file, `image`, the image's plaintext, ready for `mount -o loop,ro` or `losetup -r`:
 // the classic HTTP-FUSE CLOOP data path.
 //
-// Reads of cached blocks are served from the cache file at once; reads that touch
-// missing blocks wait for the service thread to fetch them (all of them in parallel).
+// Reads of cached blocks are answered at once with the cache file's descriptor (libfuse
+// splices the bytes); reads that touch missing blocks wait for the service thread to
+// fetch them (all of them in parallel), then are answered the same way.
 // libfuse calls these operations from several threads at once.
 
-#define FUSE_USE_VERSION 35
+// 3.12: fuse_loop_mt() takes the fuse_loop_config of fuse_loop_cfg_create(). Under an
+// older version it is the 3.2 function, which reads that structure as its own smaller
+// one: it served with clone_fd on and started a thread for every request.
+#define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
 
 #include "cache/cache_store.hpp"
@@ -32,6 +36,8 @@ struct ImageFs {
 	CacheStore& cache;
 	// Set once the server runs (after going to the background: threads start there).
 	ServiceThread* service = nullptr;
+	// Largest read the kernel sends (the max_read mount option): see fuse_max_read().
+	size_t max_read = 0;
 	// Longest a read waits for a missing block: longer than the whole fetch budget.
 	std::chrono::seconds io_timeout{300};
 	ImageFsStats stats;

@@ -11,12 +11,37 @@
 #include "daemon/service_manager.hpp"
 #include "util/syslog_sink.hpp"
 
+#include <fstream>
 #include <memory>
 #include <unistd.h>
 
 namespace httpcloop {
 
 namespace {
+
+constexpr unsigned kFuseThreads = 16;
+
+// The largest read the kernel is to send, so that libfuse can splice every reply from
+// the cache file (read_buf): a reply goes through a pipe that must hold it whole, and
+// only a process with CAP_SYS_RESOURCE may grow a pipe beyond fs.pipe-max-size (1 MiB
+// by default; a user's mount-fuse, or root in a container, may not). Without splice,
+// libfuse maps, fills and unmaps a buffer for every large reply: measured on the host,
+// 1 MiB reads ran at 0.14 x the local file with 1 MiB requests, 0.71-0.82 x with
+// 512 KiB ones. So: the largest power of two up to 1 MiB that leaves the pipe a page
+// for the reply's header, and at least 128 KiB (the kernel's own default).
+size_t fuse_max_read()
+{
+	constexpr size_t kLargest = 1024 * 1024;
+	constexpr size_t kSmallest = 128 * 1024;
+	size_t pipe_max = kLargest;
+	if (size_t value = 0; std::ifstream("/proc/sys/fs/pipe-max-size") >> value)
+		pipe_max = value;
+	const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+	size_t size = kLargest;
+	while (size > kSmallest && size + page > pipe_max)
+		size /= 2;
+	return size;
+}
 
 // RAII owners of libfuse's handles.
 struct FuseArgs {
@@ -103,6 +128,8 @@ int run_mount_fuse(const MountFuseOptions& given)
 	std::string mount_options = "ro,default_permissions,fsname=httpcloop,subtype=httpcloop";
 	if (geteuid() == 0)
 		mount_options += ",allow_other";
+	fs.max_read = fuse_max_read();
+	mount_options += ",max_read=" + std::to_string(fs.max_read);
 	args.add(mount_options);
 
 	UniqueFuse handle(fuse_new(&args.args, &ImageFs::operations(), sizeof(fuse_operations), &fs));
@@ -136,7 +163,10 @@ int run_mount_fuse(const MountFuseOptions& given)
 	std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
 	if (!loop_config)
 		throw Error("libfuse: out of memory");
-	fuse_loop_cfg_set_max_threads(loop_config.get(), 16);
+	// Up to kFuseThreads requests served at once (reads of missing blocks wait in them).
+	// Idle threads are kept (libfuse's default; a limit on them would end a thread and
+	// start another for nearly every request).
+	fuse_loop_cfg_set_max_threads(loop_config.get(), kFuseThreads);
 	int status = fuse_loop_mt(handle.get(), loop_config.get());
 	log_info("unmounted " + options.mountpoint.native());
 	return status == 0 ? 0 : 1;
