@@ -86,6 +86,14 @@ static inline struct gendisk *hcl_compat_alloc_disk(struct blk_mq_tag_set *set,
 #define BLK_MQ_F_SHOULD_MERGE 0
 #endif
 
+/*
+ * Kernels without the flag give a single-queue device mq-deadline: only the
+ * default changes (the scheduler can still be set through sysfs).
+ */
+#ifndef HAVE_BLK_MQ_F_NO_SCHED_BY_DEFAULT
+#define BLK_MQ_F_NO_SCHED_BY_DEFAULT 0
+#endif
+
 /* 5.19 added disk_openers(); before, the whole-disk bdev held the count. */
 #ifndef HAVE_DISK_OPENERS
 static inline unsigned int disk_openers(struct gendisk *disk)

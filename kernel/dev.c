@@ -552,7 +552,16 @@ struct hcl_device *hcl_dev_create(u64 image_size, u32 block_size,
 	dev->tag_set.queue_depth = HCL_QUEUE_DEPTH;
 	dev->tag_set.numa_node = NUMA_NO_NODE;
 	dev->tag_set.cmd_size = sizeof(struct hcl_cmd);
-	dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE;
+	/*
+	 * No I/O scheduler by default, as loop: the requests are served from
+	 * the page cache or wait for the network, and there is no seek to save
+	 * or device queue to share. mq-deadline, which a single-queue device
+	 * otherwise gets, cost more per request than the cache-file read: warm
+	 * 4 KiB random reads at queue depth 16 ran at 0.29-0.57 x loop's rate
+	 * under it and 0.86-1.25 x without (QEMU TCG, Debian 12's kernel).
+	 */
+	dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE |
+			     BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	/* At most HTTPCLOOP_MAX_TIMEOUT * HZ: no overflow. */
 	dev->tag_set.timeout = dev->io_timeout * HZ;
 	dev->tag_set.driver_data = dev;
