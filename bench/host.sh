@@ -61,8 +61,9 @@ fuse_session() {
 }
 
 method_fuse() {
-	fuse_session seq_cold seq_warm rand_warm trace_warm
+	fuse_session seq_cold seq_warm rand_warm rand16_warm trace_warm
 	fuse_session rand_cold
+	fuse_session rand16_cold
 	fuse_session trace_cold
 }
 

@@ -127,8 +127,9 @@ kernel_session() {
 }
 
 method_kernel() {
-	kernel_session seq_cold seq_warm rand_warm trace_warm
+	kernel_session seq_cold seq_warm rand_warm rand16_warm trace_warm
 	kernel_session rand_cold
+	kernel_session rand16_cold
 	kernel_session trace_cold
 }
 
@@ -148,8 +149,9 @@ fuse_session() {
 }
 
 method_fuse() {
-	fuse_session seq_cold seq_warm rand_warm trace_warm
+	fuse_session seq_cold seq_warm rand_warm rand16_warm trace_warm
 	fuse_session rand_cold
+	fuse_session rand16_cold
 	fuse_session trace_cold
 }
 
