@@ -24,8 +24,11 @@ WORKLOAD_TITLES = {
     "rand16_cold": "random 4K qd16, cold", "rand16_warm": "random 4K qd16, warm",
     "trace_cold": "boot trace, cold", "trace_warm": "boot trace, warm",
 }
-# Sections of latest.md written by bench/boot_report.py and bench/update_report.py.
-OWNED_ELSEWHERE = ["## Booting a whole system from HTTP", "## Updates: version 1 to version 2"]
+# Sections of latest.md written by bench/boot_report.py, update_report.py, miss_report.py
+# and scale_report.py.
+OWNED_ELSEWHERE = ["## Booting a whole system from HTTP", "## Updates: version 1 to version 2",
+                   "## Miss latency: a 4 KiB read of a block not yet cached",
+                   "## Scale: image size and many devices"]
 ENVS = {
     "vm": {"limit": "loop", "methods": ["loop", "kernel", "fuse", "nbdkit", "httpfs2"]},
     "host": {"limit": "local", "methods": ["local", "fuse", "httpfs2", "curl"]},

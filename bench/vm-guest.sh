@@ -323,10 +323,74 @@ run_method() {
 	fi
 }
 
+# The miss-latency figures (bench/miss_report.py; the host half is bench/miss.sh):
+# /dev/httpcloop0 with an empty cache and no readahead, one 4 KiB read in each of
+# BENCH_MISSES distinct blocks (bench/miss.py compares each), then the daemon's account.
+miss_latency() {
+	local dev block_size
+	rm -rf "$W/cache"
+	dev=$("$HTTPCLOOP" attach "$URL" --cache "$W/cache" --no-readahead)
+	cleanup "$HTTPCLOOP" detach "$dev"
+	block_size=$("$HTTPCLOOP" info --json "$W/www/img" | jq -r .block_size)
+	python3 "$(dirname "$0")/miss.py" "$dev" "$W/www/image.img" "$block_size" "${BENCH_MISSES:-500}" 7 \
+		"$W/miss-reads.json"
+	"$HTTPCLOOP" status --json "$dev" | jq '[.. | objects | select(has("miss_count"))][0]' >"$W/miss-daemon.json"
+	jq -s '{where: "VM", path: "/dev/httpcloop0 (kernel)", reads: .[0], daemon: .[1]}' \
+		"$W/miss-reads.json" "$W/miss-daemon.json" >"$RAW/vm-miss.json"
+	"$HTTPCLOOP" detach "$dev"
+	_CLEANUPS=()
+}
+
+# The scale figures' VM half (bench/scale_report.py; the host half is bench/scale.sh):
+# BENCH_SCALE_DEVICES (16) devices attached at once to the same image, each with its own
+# empty cache; the first BENCH_SCALE_MIB (16) MiB of every one read at the same time and
+# compared with the plaintext, against one device reading the same alone; the daemons'
+# resident memory.
+scale_devices() {
+	local n=${BENCH_SCALE_DEVICES:-16} mib=${BENCH_SCALE_MIB:-16} i dev start alone_s attach_s parallel_s
+	local devs=() readers=() pids=()
+	seconds_since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }'; }
+	rm -rf "$W/scale"
+	dev=$("$HTTPCLOOP" attach "$URL" --cache "$W/scale/alone")
+	cleanup "$HTTPCLOOP" detach "$dev"
+	start=$(date +%s.%N)
+	cmp -n $((mib << 20)) "$dev" "$W/www/image.img" || fail "$dev differs from the plaintext"
+	alone_s=$(seconds_since "$start")
+	"$HTTPCLOOP" detach "$dev"
+	_CLEANUPS=()
+	start=$(date +%s.%N)
+	for ((i = 0; i < n; i++)); do
+		dev=$("$HTTPCLOOP" attach "$URL" --cache "$W/scale/cache$i")
+		cleanup "$HTTPCLOOP" detach "$dev"
+		devs+=("$dev")
+	done
+	attach_s=$(seconds_since "$start")
+	for dev in "${devs[@]}"; do pids+=("$("$HTTPCLOOP" status --json "$dev" | jq -r '.[0].daemon.pid')"); done
+	start=$(date +%s.%N)
+	for dev in "${devs[@]}"; do
+		cmp -n $((mib << 20)) "$dev" "$W/www/image.img" &
+		readers+=($!)
+	done
+	for i in "${!readers[@]}"; do wait "${readers[i]}" || fail "${devs[i]} differs from the plaintext"; done
+	parallel_s=$(seconds_since "$start")
+	echo "devices=$n mib=$mib alone_s=$alone_s attach_s=$attach_s parallel_s=$parallel_s" \
+		"rss_kib_total=$(for p in "${pids[@]}"; do awk '/^VmRSS:/ { print $2 }' "/proc/$p/status"; done | awk '{ s += $1 } END { print s }')" \
+		"hwm_kib_max=$(for p in "${pids[@]}"; do awk '/^VmHWM:/ { print $2 }' "/proc/$p/status"; done | sort -n | tail -n 1)" \
+		| tee "$RAW/vm-scale.txt"
+	for dev in "${devs[@]}"; do "$HTTPCLOOP" detach "$dev"; done
+	_CLEANUPS=()
+}
+
 for ((ROUND = 1; ; ROUND++)); do
 	rounds_left "$ROUND" "$ROUNDS" "$BUDGET" || break
 	for method in ${BENCH_VM_METHODS:-loop kernel fuse nbdkit httpfs2 fetch}; do
 		run_method "$method"
 	done
 done
+if [[ " ${BENCH_VM_METHODS:-kernel} " == *" kernel "* ]]; then
+	log "miss latency: /dev/httpcloop0, ${BENCH_MISSES:-500} misses"
+	(miss_latency) || echo "FAILED: miss latency (status $?)" >&2
+	log "scale: ${BENCH_SCALE_DEVICES:-16} devices at once"
+	(scale_devices) || echo "FAILED: scale (status $?)" >&2
+fi
 log "VM benchmark done"

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fstream>
+
 namespace httpcloop {
 namespace {
 
@@ -102,6 +104,47 @@ TEST_P(MkimageTest, ReplacesATruncatedBlockFile)
 	test::LogCapture log;
 	const MkimageResult second = make_image(options());
 	EXPECT_EQ(second.new_block_files, 1u);
+	test::expect_image_reads_back(dir_.path() / "out", image);
+}
+
+// Bytes this process has read with read(2)/pread(2) so far (/proc/self/io, rchar).
+uint64_t bytes_read_by_this_process()
+{
+	std::ifstream io("/proc/self/io");
+	std::string key;
+	uint64_t value = 0;
+	while (io >> key >> value)
+		if (key == "rchar:")
+			return value;
+	ADD_FAILURE() << "no rchar in /proc/self/io";
+	return 0;
+}
+
+// The holes of a sparse source are not read: a 64 MiB file with one 64 KiB extent of
+// data (and one block of zeros written as data, found by looking) costs a few blocks of
+// reading, not 64 MiB. Failed before (every block was read and found zero).
+TEST_P(MkimageTest, ReadsOnlyTheDataOfASparseSource)
+{
+	const std::filesystem::path source = dir_.path() / "source.img";
+	constexpr uint64_t kSize = 64ull << 20;
+	std::vector<uint8_t> image(kSize, 0);
+	const std::vector<uint8_t> data = test::text_bytes(kBlock, 9);
+	std::copy(data.begin(), data.end(), image.begin() + (40 << 20));
+	{
+		UniqueFd fd = open_or_throw(source.string(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		ASSERT_EQ(::ftruncate(fd.get(), kSize), 0);
+		pwrite_all(fd.get(), data, 40 << 20, "source");
+		pwrite_all(fd.get(), std::span(image).first(kBlock), 50 << 20, "source"); // zeros, as data
+		ASSERT_EQ(::fsync(fd.get()), 0);
+		if (::lseek(fd.get(), 0, SEEK_DATA) < (40 << 20))
+			GTEST_SKIP() << "this file system does not report holes (SEEK_DATA)";
+	}
+	const uint64_t read_before = bytes_read_by_this_process();
+	const MkimageResult result = make_image(options());
+	const uint64_t read_by_mkimage = bytes_read_by_this_process() - read_before;
+	EXPECT_LE(read_by_mkimage, 8u * kBlock);
+	EXPECT_EQ(result.stats.holes, kSize / kBlock - 1);
+	EXPECT_EQ(result.stats.unique_stored_blocks, 1u);
 	test::expect_image_reads_back(dir_.path() / "out", image);
 }
 

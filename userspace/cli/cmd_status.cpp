@@ -106,6 +106,19 @@ void print_fetch_details(const KeyValues& daemon)
 		    static_cast<unsigned long long>(number(daemon, "readahead_joined")),
 		    static_cast<unsigned long long>(number(daemon, "background_blocks")),
 		    number(daemon, "prefetching") ? " (running)" : "");
+	if (const uint64_t misses = number(daemon, "miss_count"); misses > 0) {
+		// Means per miss, so that a slow stage stands out (docs/design.md, "Where a
+		// cold read's time goes").
+		const auto mean_ms = [&](const char* key) {
+			return static_cast<double>(number(daemon, key)) / 1000.0 / static_cast<double>(misses);
+		};
+		std::printf("  misses:   %llu read on demand, ms each: %.2f waiting for a transfer, %.2f HTTP, "
+			    "%.2f waiting to decode, %.2f SHA-256, %.2f decompressing, %.2f writing the cache, "
+			    "%.2f telling the reader\n",
+			    static_cast<unsigned long long>(misses), mean_ms("miss_queued_us"), mean_ms("miss_http_us"),
+			    mean_ms("miss_decode_wait_us"), mean_ms("miss_hash_us"), mean_ms("miss_decompress_us"),
+			    mean_ms("miss_cache_write_us"), mean_ms("miss_completion_us"));
+	}
 	const uint64_t mirrors = number(daemon, "mirrors");
 	for (uint64_t i = 0; i < mirrors && mirrors > 1; i++) {
 		const std::string key = "mirror." + std::to_string(i) + ".";

@@ -19,8 +19,10 @@ std::string block_label(uint64_t index)
 } // namespace
 
 std::span<const uint8_t> decode_block_view(const Manifest& manifest, uint64_t index, std::span<const uint8_t> stored,
-					   std::span<uint8_t> plain_out, PlaintextCheck check)
+					   std::span<uint8_t> plain_out, PlaintextCheck check, DecodeTimes* times)
 {
+	using Clock = std::chrono::steady_clock;
+	const auto started = Clock::now();
 	const BlockEntry& entry = manifest.blocks.at(index);
 	const uint32_t plain_size = manifest.plain_size(index);
 	if (plain_out.size() != plain_size)
@@ -35,6 +37,9 @@ std::span<const uint8_t> decode_block_view(const Manifest& manifest, uint64_t in
 	}
 	if (sha256(stored) != entry.stored_hash)
 		throw IntegrityError(block_label(index) + ": hash mismatch (stored bytes are not what the manifest names)");
+	const auto hashed = Clock::now();
+	if (times)
+		times->hash += hashed - started;
 
 	if (entry.is_raw()) {
 		// The stored bytes are the plaintext: one hash covers both.
@@ -47,6 +52,8 @@ std::span<const uint8_t> decode_block_view(const Manifest& manifest, uint64_t in
 	} catch (const CodecError& error) {
 		throw CodecError(block_label(index) + ": " + error.what());
 	}
+	if (times)
+		times->decompress += Clock::now() - hashed;
 	if (check == PlaintextCheck::hash && sha256(plain_out) != entry.plain_hash)
 		throw IntegrityError(block_label(index) + ": plaintext hash mismatch");
 	return plain_out;
@@ -68,16 +75,23 @@ EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain
 	return encode_block_with_stream(plain, compress(codec, level, plain));
 }
 
+EncodedBlock encode_hole(size_t size)
+{
+	if (size == 0)
+		throw Error("cannot encode an empty block");
+	EncodedBlock block;
+	block.entry.flags = BlockEntry::kFlagZero;
+	block.entry.plain_hash = zero_block_hash(size);
+	return block;
+}
+
 EncodedBlock encode_block_with_stream(std::span<const uint8_t> plain, std::vector<uint8_t> stream)
 {
 	EncodedBlock block;
 	if (plain.empty())
 		throw Error("cannot encode an empty block");
-	if (is_all_zero(plain)) {
-		block.entry.flags = BlockEntry::kFlagZero;
-		block.entry.plain_hash = zero_block_hash(plain.size());
-		return block;
-	}
+	if (is_all_zero(plain))
+		return encode_hole(plain.size());
 	block.entry.plain_hash = sha256(plain);
 	block.stored = std::move(stream);
 	if (block.stored.size() >= plain.size()) {

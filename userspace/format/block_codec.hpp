@@ -6,6 +6,7 @@
 #include "crypto/sha256.hpp"
 #include "format/manifest.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -31,8 +32,16 @@ void decode_block(const Manifest& manifest, uint64_t index, std::span<const uint
 // the block's plaintext: `stored` itself for a raw block, else `plain_out` (decoded or, for
 // a hole, zero-filled). The event loop hands each block to a worker once, so sparing a
 // block-sized copy per raw block is worth the second entry point.
+//
+// With `times`, adds the time spent hashing and decompressing to it (the daemon's
+// miss-latency figures: `httpcloop status`, "misses").
+struct DecodeTimes {
+	std::chrono::nanoseconds hash{};
+	std::chrono::nanoseconds decompress{};
+};
 std::span<const uint8_t> decode_block_view(const Manifest& manifest, uint64_t index, std::span<const uint8_t> stored,
-					   std::span<uint8_t> plain_out, PlaintextCheck check);
+					   std::span<uint8_t> plain_out, PlaintextCheck check,
+					   DecodeTimes* times = nullptr);
 
 struct EncodedBlock {
 	BlockEntry entry;            // pack_offset is left 0
@@ -42,6 +51,10 @@ struct EncodedBlock {
 // Encodes one plaintext block: all zero → hole; compressed when that is smaller than the
 // plaintext, raw otherwise. Thread-safe.
 EncodedBlock encode_block(Codec codec, int level, std::span<const uint8_t> plain);
+
+// What encode_block gives for `size` zero bytes, without them: for a range the source
+// file says is a hole (mkimage skips reading those).
+EncodedBlock encode_hole(size_t size);
 
 // encode_block for a plaintext block that already has a compressed form in `codec` (a
 // cloop file's zlib block, imported): keeps `stream` instead of compressing again. The

@@ -27,6 +27,7 @@ struct BlockJob {
 	uint64_t index = 0;
 	size_t length = 0;
 	std::vector<uint8_t> buffer; // block_size bytes, recycled through the free list
+	bool hole = false;           // a hole of the source file: not read, `buffer` unused
 };
 
 // Keeps the first exception thrown by any thread; later ones are consequences.
@@ -113,8 +114,9 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 		while (std::optional<BlockJob> job = jobs.pop()) {
 			if (!failure.failed()) {
 				try {
-					EncodedBlock block = encode_block(options.codec, options.level,
-									  std::span(job->buffer).first(job->length));
+					EncodedBlock block = job->hole ? encode_hole(job->length)
+									 : encode_block(options.codec, options.level,
+											std::span(job->buffer).first(job->length));
 					if (pack) {
 						pack->add(job->index, std::move(block));
 					} else {
@@ -153,8 +155,10 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 				job.buffer = std::move(*free_buffers.pop()); // never closed, workers always return buffers
 				const size_t length = manifest.plain_size(index);
 				job.length = length;
-				pread_exact(source.fd.get(), std::span(job.buffer).first(length),
-					    manifest.block_offset(index), options.source.string());
+				job.hole = source.range_is_hole(manifest.block_offset(index), length);
+				if (!job.hole)
+					pread_exact(source.fd.get(), std::span(job.buffer).first(length),
+						    manifest.block_offset(index), options.source.string());
 				jobs.push(std::move(job));
 				progress.bytes_read += length;
 				if (on_progress)

@@ -3,6 +3,9 @@
 #include "util/error.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -19,6 +22,7 @@ SourceFile open_source(const std::filesystem::path& path)
 		throw_errno("cannot stat " + name);
 	if (S_ISREG(status.st_mode)) {
 		source.size = static_cast<uint64_t>(status.st_size);
+		source.regular = true;
 	} else if (S_ISBLK(status.st_mode)) {
 		if (::ioctl(source.fd.get(), BLKGETSIZE64, &source.size) != 0)
 			throw_errno("cannot get the size of block device " + name);
@@ -30,6 +34,22 @@ SourceFile open_source(const std::filesystem::path& path)
 	// Only a hint: sequential reads benefit from a larger readahead.
 	::posix_fadvise(source.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 	return source;
+}
+
+bool SourceFile::range_is_hole(uint64_t offset, uint64_t length)
+{
+	if (!regular || !seek_data_works_)
+		return false;
+	if (offset < hole_checked_from_ || offset >= data_at_) {
+		const off_t data = ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_DATA);
+		if (data < 0 && errno != ENXIO) {
+			seek_data_works_ = false; // EINVAL: no SEEK_DATA here; read everything
+			return false;
+		}
+		hole_checked_from_ = offset;
+		data_at_ = data < 0 ? size : static_cast<uint64_t>(data); // ENXIO: no data past offset
+	}
+	return offset + length <= data_at_;
 }
 
 } // namespace httpcloop

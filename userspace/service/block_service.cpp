@@ -61,7 +61,9 @@ bool BlockService::enqueue(uint64_t block, Priority priority)
 	BlockState& state = blocks_[block];
 	state.priority = priority;
 	state.demanded = priority == Priority::demand;
-	state.deadline = Clock::now() + options_.block_deadline;
+	state.own_miss = state.demanded;
+	state.enqueued = Clock::now();
+	state.deadline = state.enqueued + options_.block_deadline;
 	state.failed_on.assign(mirrors_.size(), false);
 	state.missing_on.assign(mirrors_.size(), false);
 	queues_[static_cast<size_t>(priority)].push_back(block);
@@ -252,9 +254,11 @@ void BlockService::start_transfer(uint64_t block)
 		request.url = join_url(mirrors_.base_url(*mirror), block_relpath(entry.stored_hash));
 		request.expected_size = entry.stored_size;
 	}
+	const Clock::time_point now = Clock::now();
 	for (uint64_t member : transfer.blocks) {
 		BlockState& member_state = blocks_.at(member);
 		member_state.phase = Phase::transferring;
+		member_state.transfer_started = now;
 		member_state.attempts++;
 		request.bypass_caches = request.bypass_caches || member_state.bypass_caches;
 	}
@@ -277,6 +281,9 @@ void BlockService::on_fetched(FetchResult& result)
 		return;
 	}
 	mirrors_.record_success(transfer.mirror, result.body.size(), result.elapsed);
+	const Clock::time_point now = Clock::now();
+	for (uint64_t block : transfer.blocks)
+		blocks_.at(block).fetched = now;
 	if (result.redirected && !manifest_.is_packed())
 		mirrors_.remember_redirect(transfer.mirror,
 					   join_url(mirrors_.base_url(transfer.mirror),
@@ -342,13 +349,28 @@ void BlockService::on_decoded(DecodeResult& result)
 	else
 		stats_.blocks_fetched++;
 	auto found = blocks_.find(result.block);
+	const bool own_miss = found != blocks_.end() && found->second.own_miss && found->second.attempts == 1 &&
+			      !result.local;
 	if (found != blocks_.end()) {
 		if (found->second.priority == Priority::readahead)
 			stats_.readahead_blocks++;
 		else if (found->second.priority == Priority::background)
 			stats_.background_blocks++;
 	}
+	if (own_miss) {
+		const BlockState& state = found->second;
+		MissTimes& misses = stats_.misses;
+		misses.count++;
+		misses.queued += state.transfer_started - state.enqueued;
+		misses.http += state.fetched - state.transfer_started;
+		misses.decode_wait += result.timing.waited;
+		misses.hash += result.timing.decode.hash;
+		misses.decompress += result.timing.decode.decompress;
+		misses.cache_write += result.timing.cache_write;
+	}
 	finish(result.block, {});
+	if (own_miss)
+		stats_.misses.completion += Clock::now() - result.timing.finished;
 }
 
 // After the cache failed: blocks not yet on the wire fail now, and nothing new starts.

@@ -56,6 +56,21 @@ struct ServiceOptions {
 	std::string image_id_hex;              // goes into the profile
 };
 
+// Where the time of reads that missed the cache went: sums over the demand misses that
+// were downloaded in one attempt, each a read's own (not joined to a readahead or a
+// prefetch already under way). The rest of such a read's latency is the round trip
+// between the reader and the daemon (the kernel's netlink, or FUSE).
+struct MissTimes {
+	uint64_t count = 0;
+	std::chrono::nanoseconds queued{};      // waiting for a free transfer
+	std::chrono::nanoseconds http{};        // the request until its body was in the event loop
+	std::chrono::nanoseconds decode_wait{}; // waiting for a decode worker
+	std::chrono::nanoseconds hash{};        // SHA-256 of the stored bytes
+	std::chrono::nanoseconds decompress{};
+	std::chrono::nanoseconds cache_write{};
+	std::chrono::nanoseconds completion{}; // the worker's result to the reader told
+};
+
 struct ServiceStats {
 	uint64_t requests = 0;          // demand requests
 	uint64_t blocks_fetched = 0;    // downloaded, verified and cached
@@ -71,6 +86,7 @@ struct ServiceStats {
 	bool prefetching = false;       // background work left
 	std::string cache_failure;      // why the cache failed for good (a lost write), or empty
 	FetchCounters http;
+	MissTimes misses;
 	std::vector<std::pair<std::string, MirrorStats>> mirrors;
 };
 
@@ -124,6 +140,11 @@ private:
 		// Its bytes failed verification once: every later request asks the caches on
 		// the way (a proxy, a CDN) for a fresh copy instead of the one they keep.
 		bool bypass_caches = false;
+		// A read's own miss (enqueued as demand): its stages count in ServiceStats::misses.
+		bool own_miss = false;
+		Clock::time_point enqueued;
+		Clock::time_point transfer_started;
+		Clock::time_point fetched;
 	};
 	struct Transfer {
 		size_t mirror = 0;

@@ -34,6 +34,7 @@ DecodePool::~DecodePool()
 
 void DecodePool::submit(DecodeJob job)
 {
+	job.submitted = std::chrono::steady_clock::now();
 	jobs_.push(std::move(job));
 }
 
@@ -43,15 +44,19 @@ void DecodePool::work()
 	// new memory to make progress when the system is short of it.
 	std::vector<uint8_t> plain(manifest_.block_size);
 	while (std::optional<DecodeJob> job = jobs_.pop()) {
-		DecodeResult result{job->block, false, {}, false, job->source, {}, job->local.has_value()};
+		using Clock = std::chrono::steady_clock;
+		DecodeResult result{job->block, false, {}, false, job->source, {}, job->local.has_value(), {}};
+		result.timing.waited = Clock::now() - job->submitted;
 		try {
 			std::span<uint8_t> scratch(plain.data(), manifest_.plain_size(job->block));
 			std::span<const uint8_t> block =
 				job->local ? copy_verified(job->block, *job->local, scratch)
 					   : decode_block_view(manifest_, job->block, job->stored, scratch,
-							       PlaintextCheck::by_stored_hash);
+							       PlaintextCheck::by_stored_hash, &result.timing.decode);
 			try {
+				const auto writing = Clock::now();
 				cache_.write_block(job->block, block);
+				result.timing.cache_write = Clock::now() - writing;
 				result.ok = true;
 			} catch (const IoError& e) {
 				result.cache_error = true;
@@ -61,6 +66,7 @@ void DecodePool::work()
 			result.error = e.what();
 		}
 		result.buffer = std::move(job->stored);
+		result.timing.finished = Clock::now();
 		{
 			std::lock_guard lock(results_mutex_);
 			results_.push_back(std::move(result));

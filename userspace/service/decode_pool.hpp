@@ -4,10 +4,12 @@
 // inflating; and copies blocks from other images' caches, verified the same way. Results come back through an eventfd that sits in the loop's poll set.
 
 #include "cache/cache_store.hpp"
+#include "format/block_codec.hpp"
 #include "format/manifest.hpp"
 #include "util/bounded_queue.hpp"
 #include "util/fd.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -25,6 +27,15 @@ struct DecodeJob {
 	// Set instead of `stored`: copy the plaintext from another image's cache, checked
 	// against the block's plain_hash.
 	std::optional<SiblingBlocks::Source> local;
+	std::chrono::steady_clock::time_point submitted{}; // set by submit()
+};
+
+// Where a job's time went (the daemon's miss-latency figures).
+struct DecodeTiming {
+	std::chrono::nanoseconds waited{}; // in the queue, until a worker took it
+	DecodeTimes decode;                // hashing the stored bytes, decompressing
+	std::chrono::nanoseconds cache_write{};
+	std::chrono::steady_clock::time_point finished{}; // the result handed back
 };
 
 struct DecodeResult {
@@ -37,6 +48,7 @@ struct DecodeResult {
 	size_t source = 0;
 	std::vector<uint8_t> buffer; // the job's stored bytes' buffer, back for reuse
 	bool local = false;          // a copy from another image's cache (DecodeJob::local)
+	DecodeTiming timing;
 };
 
 class DecodePool {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <sstream>
 
 namespace httpcloop {
@@ -37,6 +38,18 @@ std::string service_status_text(const std::string& url, const Sha256& image_id, 
 	    << "background_blocks=" << stats.background_blocks << '\n'
 	    << "prefetching=" << (stats.prefetching ? 1 : 0) << '\n'
 	    << "mirrors=" << stats.mirrors.size() << '\n';
+	const MissTimes& misses = stats.misses;
+	const auto us = [](std::chrono::nanoseconds t) {
+		return std::chrono::duration_cast<std::chrono::microseconds>(t).count();
+	};
+	out << "miss_count=" << misses.count << '\n'
+	    << "miss_queued_us=" << us(misses.queued) << '\n'
+	    << "miss_http_us=" << us(misses.http) << '\n'
+	    << "miss_decode_wait_us=" << us(misses.decode_wait) << '\n'
+	    << "miss_hash_us=" << us(misses.hash) << '\n'
+	    << "miss_decompress_us=" << us(misses.decompress) << '\n'
+	    << "miss_cache_write_us=" << us(misses.cache_write) << '\n'
+	    << "miss_completion_us=" << us(misses.completion) << '\n';
 	for (size_t i = 0; i < stats.mirrors.size(); i++) {
 		const auto& [url, mirror] = stats.mirrors[i];
 		const std::string key = "mirror." + std::to_string(i) + ".";
