@@ -71,12 +71,12 @@ def section(raw):
         out.append("In the VM (`bench/vm-guest.sh`, kernel driver): %d devices attached at once to the bench image, "
                    "each with its own empty cache, attached in %.2f s (%.2f s each); the first %d MiB of every one "
                    "read at the same time and compared: %.2f s, against %.2f s for one device alone: **%.1f ×** the "
-                   "data in %.1f × the time (%.2f × one device's throughput in total). The daemons' resident memory: "
-                   "%.0f MiB together, %.1f MiB the largest peak. All of it — nginx, %d daemons, the readers — "
+                   "data in %.1f × the time (%.2f × one device's throughput in total). The daemons' memory: "
+                   "%.0f MiB together (PSS: the libraries they share counted once), %.1f MiB the largest peak RSS. All of it — nginx, %d daemons, the readers — "
                    "shares the VM's 2 vCPUs."
                    % (d["devices"], d["attach_s"], d["attach_s"] / d["devices"], d["mib"], d["parallel_s"],
                       d["alone_s"], d["devices"], d["parallel_s"] / d["alone_s"],
-                      d["devices"] * d["alone_s"] / d["parallel_s"], mib(d["rss_kib_total"]), mib(d["hwm_kib_max"]),
+                      d["devices"] * d["alone_s"] / d["parallel_s"], mib(d["pss_kib_total"]), mib(d["hwm_kib_max"]),
                       d["devices"]))
         out.append("")
     return "\n".join(out) + "\n"

@@ -345,7 +345,7 @@ miss_latency() {
 # BENCH_SCALE_DEVICES (16) devices attached at once to the same image, each with its own
 # empty cache; the first BENCH_SCALE_MIB (16) MiB of every one read at the same time and
 # compared with the plaintext, against one device reading the same alone; the daemons'
-# resident memory.
+# memory (PSS: the libraries they share counted once in all, not once each).
 scale_devices() {
 	local n=${BENCH_SCALE_DEVICES:-16} mib=${BENCH_SCALE_MIB:-16} i dev start alone_s attach_s parallel_s
 	local devs=() readers=() pids=()
@@ -374,7 +374,7 @@ scale_devices() {
 	for i in "${!readers[@]}"; do wait "${readers[i]}" || fail "${devs[i]} differs from the plaintext"; done
 	parallel_s=$(seconds_since "$start")
 	echo "devices=$n mib=$mib alone_s=$alone_s attach_s=$attach_s parallel_s=$parallel_s" \
-		"rss_kib_total=$(for p in "${pids[@]}"; do awk '/^VmRSS:/ { print $2 }' "/proc/$p/status"; done | awk '{ s += $1 } END { print s }')" \
+		"pss_kib_total=$(for p in "${pids[@]}"; do awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup"; done | awk '{ s += $1 } END { print s }')" \
 		"hwm_kib_max=$(for p in "${pids[@]}"; do awk '/^VmHWM:/ { print $2 }' "/proc/$p/status"; done | sort -n | tail -n 1)" \
 		| tee "$RAW/vm-scale.txt"
 	for dev in "${devs[@]}"; do "$HTTPCLOOP" detach "$dev"; done
