@@ -3,7 +3,7 @@
 // driven by the caller's event loop (start() queues, poll() waits, collect() returns what
 // finished). Connections are kept alive and reused, HTTP/2 streams multiplexed where the
 // server offers them. Which URL to fetch, from which mirror and when to retry is the
-// scheduler's business (service/fetch_scheduler), not this class's.
+// fetch core's business (service/block_service), not this class's.
 //
 // Every body is bounded by the size the caller expects, so a hostile or broken server
 // cannot make us buffer more; a Range request must be answered with 206 and exactly the
@@ -12,6 +12,7 @@
 // Not thread-safe: one thread (the event loop) owns a BlockFetcher.
 
 #include "fetch/curl_handle.hpp"
+#include "fetch/transport.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -47,67 +48,33 @@ struct FetchOptions {
 // The CA file's bytes (at most 16 MiB); throws Error if it cannot be read.
 std::string read_ca_bundle(const std::string& path);
 
-struct ByteRange {
-	uint64_t offset = 0;
-	uint64_t length = 0;
-};
-
-struct FetchRequest {
-	uint64_t tag = 0; // the caller's, returned with the result
-	std::string url;
-	std::optional<ByteRange> range; // a Range request, or the whole file
-	size_t expected_size = 0;       // the body must be exactly this long
-	// Asks every cache between us and the server for a fresh copy ("Cache-Control:
-	// no-cache", "Pragma: no-cache"): after bytes a proxy or CDN gave failed verification.
-	bool bypass_caches = false;
-};
-
-struct FetchResult {
-	uint64_t tag = 0;
-	bool ok = false;
-	// For a failure: true when the resource does not exist there (404, 410): asking the
-	// same server again cannot help.
-	bool not_found = false;
-	std::string error;
-	std::vector<uint8_t> body;
-	std::chrono::duration<double> elapsed{};
-	std::string effective_url; // after redirects
-	bool redirected = false;
-};
-
-struct FetchCounters {
-	uint64_t requests = 0; // transfers started
-	uint64_t bytes = 0;    // body bytes received
-	uint64_t errors = 0;   // transfers that failed
-};
-
-class BlockFetcher {
+class BlockFetcher final : public Transport {
 public:
 	explicit BlockFetcher(const FetchOptions& options);
-	~BlockFetcher();
+	~BlockFetcher() override;
 	BlockFetcher(const BlockFetcher&) = delete;
 	BlockFetcher& operator=(const BlockFetcher&) = delete;
 
 	// Starts the transfer now (the scheduler keeps within max_parallel).
-	void start(FetchRequest request);
+	void start(FetchRequest request) override;
 
 	// Waits up to timeout_ms for network activity or one of `extra` fds (their revents
 	// are filled in), then drives the transfers.
-	void poll(struct curl_waitfd* extra, unsigned extra_count, int timeout_ms);
+	void poll(struct curl_waitfd* extra, unsigned extra_count, int timeout_ms) override;
 	// Makes a poll() in progress return at once; callable from any thread.
-	void wakeup() { curl_multi_wakeup(multi_.get()); }
+	void wakeup() override { curl_multi_wakeup(multi_.get()); }
 	// Transfers that finished since the last call.
-	std::vector<FetchResult> collect();
+	std::vector<FetchResult> collect() override;
 
 	// Body buffers are reused rather than freed: the daemon runs with its memory locked,
 	// where a fresh block-sized buffer per transfer costs page faults (and zeroing) in
 	// the hot path. recycle() takes a buffer back; spare_buffer() hands one out (empty,
 	// capacity kept), or a new one when none is spare.
-	void recycle(std::vector<uint8_t>&& buffer);
-	std::vector<uint8_t> spare_buffer();
+	void recycle(std::vector<uint8_t>&& buffer) override;
+	std::vector<uint8_t> spare_buffer() override;
 
-	size_t active() const { return active_.size(); }
-	const FetchCounters& counters() const { return counters_; }
+	size_t active() const override { return active_.size(); }
+	const FetchCounters& counters() const override { return counters_; }
 
 	struct Transfer; // one transfer's state; public for the libcurl callbacks
 

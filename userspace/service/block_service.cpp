@@ -33,15 +33,20 @@ std::vector<std::string> without_fragments(std::vector<std::string> urls)
 } // namespace
 
 BlockService::BlockService(const ServiceOptions& options, const Manifest& manifest, CacheStore& cache,
-			   Completion on_complete)
+			   Completion on_complete, ServiceEnvironment environment)
 	: options_(options), manifest_(manifest), cache_(cache), on_complete_(std::move(on_complete)),
-	  mirrors_(without_fragments(options.urls)), fetcher_(options.fetch),
+	  mirrors_(without_fragments(options.urls)),
+	  fetcher_(environment.transport ? std::move(environment.transport)
+					 : std::make_unique<BlockFetcher>(options.fetch)),
+	  now_(environment.now ? std::move(environment.now) : [] { return Clock::now(); }),
 	  decoder_(manifest, cache, std::max(2u, std::thread::hardware_concurrency())),
 	  max_attempts_(std::max<unsigned>(options.max_attempts, static_cast<unsigned>(mirrors_.size()) + 1)),
-	  demand_reserve_(std::max(1u, options.fetch.max_parallel / 4)), random_(std::random_device{}())
+	  demand_reserve_(std::max(1u, options.fetch.max_parallel / 4)),
+	  random_(environment.random_seed ? *environment.random_seed : std::random_device{}())
 {
 	if (mirrors_.size() == 0)
 		throw Error("no URL to fetch the image from");
+	last_commit_ = now_();
 	readahead_max_ = options.readahead_max_bytes / manifest.block_size;
 	if (!options.record_profile.empty()) {
 		profiled_.assign(manifest.block_count(), false);
@@ -62,7 +67,7 @@ bool BlockService::enqueue(uint64_t block, Priority priority)
 	state.priority = priority;
 	state.demanded = priority == Priority::demand;
 	state.own_miss = state.demanded;
-	state.enqueued = Clock::now();
+	state.enqueued = now_();
 	state.deadline = state.enqueued + options_.block_deadline;
 	state.failed_on.assign(mirrors_.size(), false);
 	state.missing_on.assign(mirrors_.size(), false);
@@ -102,6 +107,9 @@ void BlockService::request(uint64_t block)
 			if (state.phase == Phase::queued)
 				queues_[0].push_front(block);
 		}
+		// Now (not at the next completion): it may take the transfers kept for demand
+		// reads, and the readahead this read extended starts too.
+		dispatch();
 		return;
 	}
 	enqueue(block, Priority::demand);
@@ -178,10 +186,10 @@ void BlockService::dispatch()
 		return;
 	}
 	const size_t limit = options_.fetch.max_parallel;
-	while (fetcher_.active() < limit) {
+	while (fetcher_->active() < limit) {
 		std::optional<uint64_t> block = next_queued(Priority::demand);
 		// Readahead and prefetch leave a few transfers to demand reads.
-		if (!block && fetcher_.active() + demand_reserve_ < limit) {
+		if (!block && fetcher_->active() + demand_reserve_ < limit) {
 			block = next_queued(Priority::readahead);
 			if (!block)
 				block = next_background();
@@ -218,11 +226,11 @@ void BlockService::start_transfer(uint64_t block)
 	std::vector<bool> excluded(mirrors_.size());
 	for (size_t i = 0; i < excluded.size(); i++)
 		excluded[i] = state.failed_on[i] || state.missing_on[i];
-	std::optional<size_t> mirror = mirrors_.choose(excluded, Clock::now());
+	std::optional<size_t> mirror = mirrors_.choose(excluded, now_());
 	if (!mirror) {
 		// Every mirror failed it this round: start another round with all that have it.
 		std::fill(state.failed_on.begin(), state.failed_on.end(), false);
-		mirror = mirrors_.choose(state.missing_on, Clock::now());
+		mirror = mirrors_.choose(state.missing_on, now_());
 	}
 	if (!mirror) {
 		finish(block, "block " + std::to_string(block) + " is missing on every mirror: " + state.last_error);
@@ -254,7 +262,7 @@ void BlockService::start_transfer(uint64_t block)
 		request.url = join_url(mirrors_.base_url(*mirror), block_relpath(entry.stored_hash));
 		request.expected_size = entry.stored_size;
 	}
-	const Clock::time_point now = Clock::now();
+	const Clock::time_point now = now_();
 	for (uint64_t member : transfer.blocks) {
 		BlockState& member_state = blocks_.at(member);
 		member_state.phase = Phase::transferring;
@@ -264,7 +272,7 @@ void BlockService::start_transfer(uint64_t block)
 	}
 	mirrors_.started(*mirror);
 	transfers_.emplace(request.tag, std::move(transfer));
-	fetcher_.start(std::move(request));
+	fetcher_->start(std::move(request));
 }
 
 void BlockService::on_fetched(FetchResult& result)
@@ -275,13 +283,13 @@ void BlockService::on_fetched(FetchResult& result)
 	Transfer transfer = std::move(found->second);
 	transfers_.erase(found);
 	if (!result.ok) {
-		mirrors_.record_failure(transfer.mirror, Clock::now());
+		mirrors_.record_failure(transfer.mirror, now_());
 		for (uint64_t block : transfer.blocks)
 			attempt_failed(block, transfer.mirror, result.error, result.not_found);
 		return;
 	}
 	mirrors_.record_success(transfer.mirror, result.body.size(), result.elapsed);
-	const Clock::time_point now = Clock::now();
+	const Clock::time_point now = now_();
 	for (uint64_t block : transfer.blocks)
 		blocks_.at(block).fetched = now;
 	if (result.redirected && !manifest_.is_packed())
@@ -298,11 +306,11 @@ void BlockService::on_fetched(FetchResult& result)
 		const BlockEntry& entry = manifest_.blocks[block];
 		const auto begin = result.body.begin() + static_cast<std::ptrdiff_t>(entry.pack_offset - transfer.offset);
 		blocks_.at(block).phase = Phase::decoding;
-		std::vector<uint8_t> stored = fetcher_.spare_buffer();
+		std::vector<uint8_t> stored = fetcher_->spare_buffer();
 		stored.assign(begin, begin + entry.stored_size);
 		decoder_.submit({block, std::move(stored), transfer.mirror, std::nullopt});
 	}
-	fetcher_.recycle(std::move(result.body));
+	fetcher_->recycle(std::move(result.body));
 }
 
 void BlockService::on_decoded(DecodeResult& result)
@@ -320,7 +328,7 @@ void BlockService::on_decoded(DecodeResult& result)
 			return;
 		}
 	} else {
-		fetcher_.recycle(std::move(result.buffer));
+		fetcher_->recycle(std::move(result.buffer));
 	}
 	if (!result.ok && result.cache_error) {
 		// Not the server's fault, and another download would not fit either.
@@ -335,7 +343,7 @@ void BlockService::on_decoded(DecodeResult& result)
 		// The server's file may be right and a cache on the way wrong (a proxy that kept a
 		// damaged or an old copy): ask past them from now on.
 		blocks_.at(result.block).bypass_caches = true;
-		mirrors_.record_failure(result.source, Clock::now());
+		mirrors_.record_failure(result.source, now_());
 		attempt_failed(result.block, result.source, result.error, false);
 		return;
 	}
@@ -370,7 +378,7 @@ void BlockService::on_decoded(DecodeResult& result)
 	}
 	finish(result.block, {});
 	if (own_miss)
-		stats_.misses.completion += Clock::now() - result.timing.finished;
+		stats_.misses.completion += now_() - result.timing.finished;
 }
 
 // After the cache failed: blocks not yet on the wire fail now, and nothing new starts.
@@ -393,7 +401,7 @@ void BlockService::attempt_failed(uint64_t block, size_t mirror, const std::stri
 	BlockState& state = blocks_.at(block);
 	state.last_error = error;
 	(not_found ? state.missing_on : state.failed_on)[mirror] = true;
-	const auto now = Clock::now();
+	const auto now = now_();
 	const bool missing_everywhere = std::all_of(state.missing_on.begin(), state.missing_on.end(), [](bool b) { return b; });
 	if (missing_everywhere || state.attempts >= max_attempts_ || now >= state.deadline) {
 		std::string why = missing_everywhere ? "not found on any mirror"
@@ -449,22 +457,22 @@ void BlockService::poll(curl_waitfd* extra, unsigned extra_count, int max_timeou
 
 	auto timeout = std::chrono::milliseconds(std::max(max_timeout_ms, 0));
 	if (!retries_.empty()) {
-		auto until = std::chrono::duration_cast<std::chrono::milliseconds>(retries_.begin()->first - Clock::now());
+		auto until = std::chrono::duration_cast<std::chrono::milliseconds>(retries_.begin()->first - now_());
 		timeout = std::clamp(until, std::chrono::milliseconds(0), timeout);
 	}
 	if (cache_.pending_commit() > 0)
 		timeout = std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(kCommitInterval));
-	fetcher_.poll(fds, extra_count + 1, static_cast<int>(timeout.count()));
+	fetcher_->poll(fds, extra_count + 1, static_cast<int>(timeout.count()));
 	std::copy(fds, fds + extra_count, extra);
 }
 
 void BlockService::process()
 {
-	for (FetchResult& result : fetcher_.collect())
+	for (FetchResult& result : fetcher_->collect())
 		on_fetched(result);
 	for (DecodeResult& result : decoder_.collect())
 		on_decoded(result);
-	const auto now = Clock::now();
+	const auto now = now_();
 	while (!retries_.empty() && retries_.begin()->first <= now) {
 		uint64_t block = retries_.begin()->second;
 		retries_.erase(retries_.begin());
@@ -486,7 +494,7 @@ void BlockService::flush()
 
 void BlockService::wakeup()
 {
-	fetcher_.wakeup();
+	fetcher_->wakeup();
 }
 
 void BlockService::record_first_read(uint64_t block)
@@ -538,7 +546,7 @@ void BlockService::commit_if_due(bool force)
 	// off at any moment without a word to us (systemd spares the daemon, and the last
 	// reads of a shutdown come just before it), and a block fetched but not recorded is
 	// fetched again at the next boot.
-	if (force || pending >= kCommitBatch || blocks_.empty() || Clock::now() - last_commit_ >= kCommitInterval) {
+	if (force || pending >= kCommitBatch || blocks_.empty() || now_() - last_commit_ >= kCommitInterval) {
 		try {
 			cache_.commit();
 		} catch (const Error& e) {
@@ -555,7 +563,7 @@ void BlockService::commit_if_due(bool force)
 				dispatch();
 			}
 		}
-		last_commit_ = Clock::now();
+		last_commit_ = now_();
 		save_profile();
 	}
 }
@@ -564,10 +572,10 @@ ServiceStats BlockService::stats() const
 {
 	ServiceStats stats = stats_;
 	stats.in_flight = blocks_.size();
-	stats.http = fetcher_.counters();
+	stats.http = fetcher_->counters();
 	stats.prefetching = prefetch_all_ || !profile_queue_.empty() || !queues_[2].empty();
 	stats.cache_failure = cache_failure_;
-	const auto now = Clock::now();
+	const auto now = now_();
 	for (size_t i = 0; i < mirrors_.size(); i++)
 		stats.mirrors.emplace_back(mirrors_.base_url(i), mirrors_.stats(i, now));
 	return stats;

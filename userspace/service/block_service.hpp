@@ -34,6 +34,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -71,6 +73,14 @@ struct MissTimes {
 	std::chrono::nanoseconds completion{}; // the worker's result to the reader told
 };
 
+// What the core takes from its surroundings. Empty members mean the real thing; the
+// fetch core's unit tests put a scripted network and a clock they move by hand here.
+struct ServiceEnvironment {
+	std::unique_ptr<Transport> transport; // default: a BlockFetcher with ServiceOptions::fetch
+	std::function<std::chrono::steady_clock::time_point()> now; // default: steady_clock::now
+	std::optional<uint32_t> random_seed; // the backoff's jitter; default: random_device
+};
+
 struct ServiceStats {
 	uint64_t requests = 0;          // demand requests
 	uint64_t blocks_fetched = 0;    // downloaded, verified and cached
@@ -97,7 +107,7 @@ public:
 
 	// `manifest` and `cache` must outlive the service.
 	BlockService(const ServiceOptions& options, const Manifest& manifest, CacheStore& cache,
-		     Completion on_complete);
+		     Completion on_complete, ServiceEnvironment environment = {});
 	BlockService(const BlockService&) = delete;
 	BlockService& operator=(const BlockService&) = delete;
 
@@ -174,7 +184,8 @@ private:
 	CacheStore& cache_;
 	Completion on_complete_;
 	MirrorSet mirrors_;
-	BlockFetcher fetcher_;
+	std::unique_ptr<Transport> fetcher_;
+	std::function<Clock::time_point()> now_;
 	DecodePool decoder_;
 	unsigned max_attempts_;
 	unsigned demand_reserve_; // transfers only demand reads may use
@@ -198,7 +209,7 @@ private:
 	AnchoredFile profile_file_; // where record_profile goes, its directory opened at start
 	bool profile_dirty_ = false;
 
-	Clock::time_point last_commit_ = Clock::now();
+	Clock::time_point last_commit_; // set by the constructor, from now_
 	std::mt19937 random_;
 	ServiceStats stats_;
 	std::string cache_failure_; // CacheStore::failure() once a commit found it failed
