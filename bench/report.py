@@ -32,7 +32,20 @@ OWNED_ELSEWHERE = ["## Booting a whole system from HTTP", "## Updates: version 1
 ENVS = {
     "vm": {"limit": "loop", "methods": ["loop", "kernel", "fuse", "nbdkit", "httpfs2"]},
     "host": {"limit": "local", "methods": ["local", "fuse", "httpfs2", "curl"]},
+    # The network profiles (bench/vm-guest.sh): the VM's methods with the HTTP traffic shaped.
+    "vm-1g2ms": {"limit": "loop", "methods": ["loop", "kernel", "fuse", "nbdkit", "httpfs2"]},
+    "vm-100m20ms": {"limit": "loop", "methods": ["loop", "kernel", "fuse", "nbdkit", "httpfs2"]},
 }
+# The links, loopback first, and what each must reach against the best anchor (issue 12:
+# a median ratio of throughput to the better of nbdkit and httpfs2 in the same round).
+PROFILES = [
+    ("vm", "loopback (the guest's lo, unshaped)", {}),
+    ("vm-1g2ms", "1 Gbit/s, 2 ms round trip", {"seq_cold": 1.5, "rand_cold": 1.5, "rand16_cold": 1.5,
+                                                "trace_cold": 1.5}),
+    ("vm-100m20ms", "100 Mbit/s, 20 ms round trip", {"seq_cold": 3.0, "trace_cold": 2.0, "rand_cold": 0.9,
+                                                      "rand16_cold": 2.0}),
+]
+ANCHORS = ["nbdkit", "httpfs2"]
 METHOD_TITLES = {
     "loop": "loop driver, plaintext in tmpfs (limit)",
     "kernel": "httpcloop /dev/httpcloop0",
@@ -375,6 +388,70 @@ def fetch_limits_table(agg):
     return "\n".join(lines)
 
 
+def anchor_ratios(passes, env):
+    """{(method, workload): [per-round throughput over the better anchor's]}."""
+    by_round = collections.defaultdict(dict)
+    for p in passes:
+        if p["env"] == env and p["ok"] and p.get("mibs"):
+            by_round[p["round"]][(p["method"], p["workload"])] = p["mibs"]
+    ratios = collections.defaultdict(list)
+    for figs in by_round.values():
+        for w in WORKLOADS:
+            best = max([figs.get((a, w)) or 0 for a in ANCHORS])
+            for method in ("kernel", "fuse"):
+                if best and figs.get((method, w)):
+                    ratios[(method, w)].append(figs[(method, w)] / best)
+    return ratios
+
+
+def anchor_table(passes, env, targets):
+    """Throughput × the best anchor, per workload, with the profile's targets."""
+    ratios = anchor_ratios(passes, env)
+    if not ratios:
+        return None
+    lines = ["| × best anchor (throughput) | %s |" % " | ".join(WORKLOAD_TITLES[w] for w in WORKLOADS),
+             "|---|" + "---:|" * len(WORKLOADS)]
+    for method in ("kernel", "fuse"):
+        cells = [ratio_cell(median(ratios.get((method, w), []))) for w in WORKLOADS]
+        lines.append("| %s | %s |" % (SHORT[method], " | ".join(cells)))
+    if targets:
+        cells = []
+        for w in WORKLOADS:
+            target = targets.get(w)
+            value = median(ratios.get(("kernel", w), []))
+            if target is None:
+                cells.append("")
+            elif value is None:
+                cells.append("≥ %g: –" % target)
+            else:
+                cells.append("≥ %g: %s" % (target, "met" if value >= target else "**no**"))
+        lines.append("| target (kernel) | %s |" % " | ".join(cells))
+    return "\n".join(lines)
+
+
+def profiles_section(agg, passes):
+    out = ["## Over shaped links: network profiles\n", "![throughput × the best anchor, per profile]"
+           "(latest-profiles.png)\n"]
+    out.append("In the VM, the HTTP traffic (packets from or to nginx's port, and nothing else: nbd-client's "
+               "socket to nbdkit stays local) through `tc netem` on lo, the same for every method; one round per "
+               "profile after the loopback rounds. *Best anchor*: the faster of nbdkit+nbd and httpfs2 in the same "
+               "round and workload; the targets are issue 12's. Passes cut at the time cap count the reads they "
+               "made (the detail tables' notes).\n")
+    for env, title, targets in PROFILES:
+        table = anchor_table(passes, env, targets)
+        if not table:
+            continue
+        out.append("### %s\n" % title)
+        out.append(table + "\n")
+        if env != "vm":
+            out.append("Against the limit (the loop driver, which has no network to cross):\n")
+            out.append(summary_table(agg, env) + "\n")
+            out.append("<details><summary>every figure</summary>\n")
+            out.append(detail_table(agg, env) + "\n")
+            out.append("</details>\n")
+    return "\n".join(out) if len(out) > 3 else ""
+
+
 def micro_table(micro):
     lines = ["| codec | block | ours MB/s | raw MB/s | **ours / raw** | ours + plaintext SHA-256 | raw + plaintext "
              "SHA-256 | **ours / raw** | decompress alone | SHA-256 alone |",
@@ -446,6 +523,9 @@ def write_markdown(path, agg, micro, env, vm_env, raw, passes):
                    "see docs/design.md, \"Where a cold read's time goes\".\n")
         out.append(fetch + "\n")
         out.append(fetch_limits_table(agg) + "\n")
+    profiles = profiles_section(agg, passes)
+    if profiles:
+        out.append(profiles)
     out.append("## In the VM, in detail\n")
     out.append(detail_table(agg, "vm") + "\n")
     out.append("## On the host, in detail\n")
@@ -584,6 +664,58 @@ unset multiplot
     os.rmdir(tmp)
 
 
+def profiles_chart(path, passes):
+    """latest-profiles.png: a panel per network profile, httpcloop's throughput over the best
+    anchor's by workload (log scale; the dashed line is parity)."""
+    panels = [(env, title) for env, title, _ in PROFILES if anchor_ratios(passes, env)]
+    if not panels:
+        return False
+    tmp = path + ".d"
+    os.makedirs(tmp, exist_ok=True)
+    plots = []
+    for env, title in panels:
+        ratios = anchor_ratios(passes, env)
+        data = os.path.join(tmp, env + ".dat")
+        with open(data, "w") as f:
+            f.write('workload "%s" "%s"\n' % (SHORT["kernel"], SHORT["fuse"]))
+            for w in WORKLOADS:
+                cells = [median(ratios.get((m, w), [])) for m in ("kernel", "fuse")]
+                f.write('"%s" %s\n' % (WORKLOAD_TITLES[w].replace(", ", "\\n"),
+                                        " ".join("?" if not v else "%.6g" % v for v in cells)))
+        plots.append('set title "%s: throughput / the best anchor (log; higher is better)"\n'
+                     "plot for [i=2:3] '%s' using i:xtic(1) title columnheader(i)" % (title, data))
+    script = """
+set terminal pngcairo size 1500,%(height)d font 'DejaVu Sans,11'
+set output '%(out)s'
+set datafile missing '?'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key top left horizontal maxrows 1 font ',10' opaque box samplen 2
+set grid ytics
+set logscale y
+set yrange [0.01:1000]
+set bmargin 4
+set ylabel "× best anchor"
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb '#444444'
+set linetype 1 lc rgb '#1f77b4'
+set linetype 2 lc rgb '#6baed6'
+set multiplot layout %(rows)d,1 title "httpcloop over shaped links, against the better of nbdkit and httpfs2 (medians)" font ',14'
+%(plots)s
+unset multiplot
+""" % {"out": path, "rows": len(plots), "height": 380 * len(plots) + 60, "plots": "\n".join(plots)}
+    with open(os.path.join(tmp, "chart.gp"), "w") as f:
+        f.write(script)
+    drawn = subprocess.run(["gnuplot", os.path.join(tmp, "chart.gp")], stderr=subprocess.PIPE, text=True)
+    for name in os.listdir(tmp):
+        os.remove(os.path.join(tmp, name))
+    os.rmdir(tmp)
+    if drawn.returncode != 0:
+        print("report: no profiles chart (gnuplot: %s)" % drawn.stderr.strip().splitlines()[-1:], file=sys.stderr)
+    return drawn.returncode == 0
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -596,9 +728,12 @@ def main():
     micro = load_micro(raw)
     write_markdown(os.path.join(results, "latest.md"), agg, micro, env, vm_env, raw, passes)
     gnuplot_chart(os.path.join(results, "latest.png"), agg, micro)
+    profiles_chart(os.path.join(results, "latest-profiles.png"), passes)
+    anchors = {env: {"%s %s" % key: values for key, values in anchor_ratios(passes, env).items()}
+               for env, _, _ in PROFILES}
     with open(os.path.join(results, "latest.json"), "w") as f:
         json.dump({"env": env, "vm_env": vm_env, "results": agg, "micro": micro,
-                   "fetch_engine": fetch_ratios(passes)}, f, indent=1, sort_keys=True)
+                   "fetch_engine": fetch_ratios(passes), "best_anchor": anchors}, f, indent=1, sort_keys=True)
     print(open(os.path.join(results, "latest.md")).read().split("## In the VM, in detail")[0])
 
 

@@ -57,6 +57,8 @@ modprobe loop
 modprobe fuse
 modprobe nbd nbds_max=2
 modprobe sch_netem
+modprobe sch_prio
+modprobe cls_u32
 load_module
 cp -r "$BENCH_WORK/www" "$W/www"
 cp "$BENCH_WORK/trace.iolog" "$W/trace.iolog"
@@ -258,6 +260,17 @@ check_curl_blocks() {
 	rm -rf "$W/curl-blocks"
 }
 
+# shape_http RATE RTT_MS: the HTTP traffic on lo (packets from or to nginx's port 8080)
+# through netem: RATE each way (tc's units: 1gbit, 100mbit) and half the round trip
+# each way. Every other local socket (nbd-client to nbdkit, the control sockets) stays
+# as it is, so every method crosses the same shaped link once: to the server and back.
+shape_http() {
+	tc qdisc add dev lo root handle 1: prio bands 2 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+	tc qdisc add dev lo parent 1:2 handle 20: netem delay "$(($2 * 500))us" rate "$1" limit 100000
+	tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport 8080 0xffff flowid 1:2
+	tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport 8080 0xffff flowid 1:2
+}
+
 # with_rtt COMMAND...: COMMAND with a 20 ms round trip on lo (10 ms each way).
 # (run_method removes the delay before every method, should one fail with it in place.)
 with_rtt() {
@@ -307,8 +320,9 @@ method_fetch() {
 # method that breaks is recorded and the others still run.
 run_method() {
 	local rc=0
-	log "round $ROUND/$ROUNDS: $1"
+	log "round $ROUND/$ROUNDS${PROFILE:+ ($PROFILE)}: $1"
 	tc qdisc del dev lo root 2>/dev/null || true
+	[ -z "$PROFILE" ] || shape_http "$PROFILE_RATE" "$PROFILE_RTT_MS"
 	set +e
 	(
 		set -e
@@ -381,12 +395,31 @@ scale_devices() {
 	_CLEANUPS=()
 }
 
+PROFILE=
 for ((ROUND = 1; ; ROUND++)); do
 	rounds_left "$ROUND" "$ROUNDS" "$BUDGET" || break
 	for method in ${BENCH_VM_METHODS:-loop kernel fuse nbdkit httpfs2 fetch}; do
 		run_method "$method"
 	done
 done
+
+# Network profiles (issue 12): the same methods and workloads over shaped links, one
+# round each (NAME:RATE:RTT_MS; results as the environment vm-NAME), while the VM budget
+# lasts (BENCH_VM_PROFILE_BUDGET more seconds, 900).
+PROFILE_BUDGET_END=$((SECONDS + ${BENCH_VM_PROFILE_BUDGET:-900}))
+for profile in ${BENCH_VM_PROFILES-1g2ms:1gbit:2 100m20ms:100mbit:20}; do
+	IFS=: read -r PROFILE PROFILE_RATE PROFILE_RTT_MS <<<"$profile"
+	if [ "$SECONDS" -ge "$PROFILE_BUDGET_END" ]; then
+		log "no time left for the $PROFILE profile"
+		break
+	fi
+	BENCH_ENV=vm-$PROFILE ROUND=1 ROUNDS=1
+	for method in ${BENCH_VM_METHODS:-loop kernel fuse nbdkit httpfs2}; do
+		[ "$method" = fetch ] || run_method "$method"
+	done
+done
+PROFILE= BENCH_ENV=vm
+tc qdisc del dev lo root 2>/dev/null || true
 if [[ " ${BENCH_VM_METHODS:-kernel} " == *" kernel "* ]]; then
 	log "miss latency: /dev/httpcloop0, ${BENCH_MISSES:-500} misses"
 	(miss_latency) || echo "FAILED: miss latency (status $?)" >&2
