@@ -28,7 +28,7 @@ WORKLOAD_TITLES = {
 # and scale_report.py.
 OWNED_ELSEWHERE = ["## Booting a whole system from HTTP", "## Updates: version 1 to version 2",
                    "## Miss latency: a 4 KiB read of a block not yet cached",
-                   "## Scale: image size and many devices"]
+                   "## Scale: image size and many devices", "## Block size sweep"]
 ENVS = {
     "vm": {"limit": "loop", "methods": ["loop", "kernel", "fuse", "nbdkit", "httpfs2"]},
     "host": {"limit": "local", "methods": ["local", "fuse", "httpfs2", "curl"]},
