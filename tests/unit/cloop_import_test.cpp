@@ -196,14 +196,16 @@ TEST_F(ImportCloopTest, Version4EveryCompressorBothLayouts)
 
 TEST_F(ImportCloopTest, RegroupsBlocksOfASizeTheFormatLacks)
 {
-	// 40 blocks of 24 KiB (960 KiB): three 256 KiB blocks and a 192 KiB one.
+	// 40 blocks of 24 KiB (960 KiB): seven 128 KiB blocks (the default for its size) and a
+	// 64 KiB one.
 	CloopLayout layout;
 	layout.block_size = 24 * 1024;
 	const std::vector<uint8_t> image = sample_image(40, layout.block_size);
 	const ImportCloopResult result = import_cloop(options(make_cloop(layout, image)));
-	EXPECT_EQ(result.manifest.block_size, Manifest::kDefaultBlockSize);
-	EXPECT_EQ(result.manifest.block_count(), 4u);
-	EXPECT_EQ(result.manifest.plain_size(3), 192u * 1024);
+	EXPECT_EQ(result.manifest.block_size, Manifest::default_block_size(image.size()));
+	EXPECT_EQ(result.manifest.block_size, 128u * 1024);
+	EXPECT_EQ(result.manifest.block_count(), 8u);
+	EXPECT_EQ(result.manifest.plain_size(7), 64u * 1024);
 	EXPECT_EQ(result.kept_streams, 0u);
 	test::expect_image_reads_back(dir_.path() / "out", image);
 }

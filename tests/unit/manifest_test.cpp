@@ -214,3 +214,30 @@ TEST(Manifest, ParsesAHundredGibibyteImageQuickly)
 
 } // namespace
 } // namespace httpcloop
+
+namespace httpcloop {
+namespace {
+
+// The default block size: 128 KiB while the manifest stays within kDefaultMaxEntries
+// entries, then the smallest power of two that keeps it there.
+TEST(Manifest, DefaultBlockSizeKeepsTheManifestSmall)
+{
+	constexpr uint64_t GiB = 1ull << 30;
+	EXPECT_EQ(Manifest::default_block_size(1), 128u * 1024);
+	EXPECT_EQ(Manifest::default_block_size(128ull << 20), 128u * 1024);
+	EXPECT_EQ(Manifest::default_block_size(50 * GiB), 128u * 1024); // exactly 409600 blocks
+	EXPECT_EQ(Manifest::default_block_size(50 * GiB + 1), 256u * 1024);
+	EXPECT_EQ(Manifest::default_block_size(64 * GiB), 256u * 1024);
+	EXPECT_EQ(Manifest::default_block_size(1024 * GiB), 4u * 1024 * 1024);
+	EXPECT_EQ(Manifest::default_block_size(100 * 1024 * GiB), Manifest::kMaxBlockSize); // capped
+	for (uint64_t size = 1; size < 4096 * GiB; size = size * 3 + 7) {
+		const uint32_t block_size = Manifest::default_block_size(size);
+		EXPECT_TRUE(Manifest::is_valid_block_size(block_size)) << size;
+		if (block_size < Manifest::kMaxBlockSize) {
+			EXPECT_LE(Manifest::block_count_for(size, block_size), Manifest::kDefaultMaxEntries) << size;
+		}
+	}
+}
+
+} // namespace
+} // namespace httpcloop

@@ -148,6 +148,30 @@ TEST_P(MkimageTest, ReadsOnlyTheDataOfASparseSource)
 	test::expect_image_reads_back(dir_.path() / "out", image);
 }
 
+// Without --block-size the block size follows the source's size
+// (Manifest::default_block_size): 128 KiB for a small image, 256 KiB for 60 GiB (sparse:
+// its holes are not read).
+TEST(Mkimage, BlockSizeFollowsTheSourceSizeByDefault)
+{
+	test::TempDir dir;
+	for (const auto& [size, expected] : {std::pair<uint64_t, uint32_t>{1ull << 20, 128u * 1024},
+					     std::pair<uint64_t, uint32_t>{60ull << 30, 256u * 1024}}) {
+		const std::filesystem::path source = dir.path() / ("source" + std::to_string(size));
+		{
+			UniqueFd fd = open_or_throw(source.string(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
+			const std::vector<uint8_t> data = test::text_bytes(4096, 5);
+			pwrite_all(fd.get(), data, 0, "source");
+		}
+		MkimageOptions options;
+		options.source = source;
+		options.output_dir = dir.path() / ("out" + std::to_string(size));
+		const MkimageResult result = make_image(options);
+		EXPECT_EQ(result.manifest.block_size, expected) << size;
+		EXPECT_EQ(result.manifest.image_size, size);
+	}
+}
+
 INSTANTIATE_TEST_SUITE_P(AllCodecs, MkimageTest, ::testing::Values(Codec::zlib, Codec::zstd),
 			 [](const ::testing::TestParamInfo<Codec>& info) { return std::string(codec_name(info.param)); });
 

@@ -25,7 +25,7 @@ const std::string_view import_cloop_help =
 	"\n"
 	"Options:\n"
 	"  -b, --block-size SIZE  block size, a power of two from 64K to 4M (default: the\n"
-	"                         cloop file's when it is one of those, else 256K)\n"
+	"                         cloop file's when it is one of those, else mkimage's)\n"
 	"  -c, --codec CODEC      zlib (default: keeps the cloop file's zlib blocks) or\n"
 	"                         zstd (compresses every block anew)\n"
 	"  -l, --level N          compression level of the blocks compressed anew (default\n"

@@ -68,7 +68,8 @@ uint32_t image_block_size(const ImportCloopOptions& options, const CloopIndex& i
 				    " is not a power of two from 64K to 4M");
 		return *options.block_size;
 	}
-	return Manifest::is_valid_block_size(index.block_size) ? index.block_size : Manifest::kDefaultBlockSize;
+	return Manifest::is_valid_block_size(index.block_size) ? index.block_size
+							       : Manifest::default_block_size(index.image_size());
 }
 
 } // namespace

@@ -18,7 +18,7 @@ struct ImportCloopOptions {
 	std::filesystem::path source;
 	std::filesystem::path output_dir;
 	// Default: the cloop file's block size when the format allows it (a power of two from
-	// 64K to 4M), else Manifest::kDefaultBlockSize.
+	// 64K to 4M), else Manifest::default_block_size() for the image's size.
 	std::optional<uint32_t> block_size;
 	Codec codec = Codec::zlib;
 	int level = 6;

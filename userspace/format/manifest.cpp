@@ -130,6 +130,14 @@ uint64_t Manifest::block_count_for(uint64_t image_size, uint32_t block_size)
 	return image_size / block_size + (image_size % block_size != 0 ? 1 : 0);
 }
 
+uint32_t Manifest::default_block_size(uint64_t image_size)
+{
+	uint32_t block_size = kDefaultBlockSize;
+	while (block_size < kMaxBlockSize && block_count_for(image_size, block_size) > kDefaultMaxEntries)
+		block_size *= 2;
+	return block_size;
+}
+
 bool Manifest::is_valid_block_size(uint64_t block_size)
 {
 	return block_size >= kMinBlockSize && block_size <= kMaxBlockSize && (block_size & (block_size - 1)) == 0;

@@ -38,7 +38,7 @@ public:
 
 	static constexpr uint32_t kMinBlockSize = 64 * 1024;
 	static constexpr uint32_t kMaxBlockSize = 4 * 1024 * 1024;
-	static constexpr uint32_t kDefaultBlockSize = 256 * 1024;
+	static constexpr uint32_t kDefaultBlockSize = 128 * 1024;
 
 	// Upper bound on a manifest file we are willing to load or download: 512 MiB holds
 	// 6.7 million entries (400 GiB at 64 KiB blocks, 1.6 TiB at 256 KiB blocks).
@@ -60,6 +60,14 @@ public:
 
 	// ceil(image_size / block_size) without overflow.
 	static uint64_t block_count_for(uint64_t image_size, uint32_t block_size);
+	// mkimage's block size when none is asked for: kDefaultBlockSize, the best of 64, 128
+	// and 256 KiB over every workload and link in `make bench-sweep` (smaller blocks make a
+	// random miss cheaper, larger ones sequential reads over a slow round trip), or for a
+	// larger image the smallest size that keeps the manifest within kDefaultMaxEntries
+	// entries (32 MiB, all of it in the daemon's locked memory): 128 KiB up to 50 GiB,
+	// twice that for each doubling of the image, 4 MiB from 1.6 TiB on.
+	static constexpr uint64_t kDefaultMaxEntries = 400 * 1024;
+	static uint32_t default_block_size(uint64_t image_size);
 	static bool is_valid_block_size(uint64_t block_size);
 
 	uint64_t image_size = 0;

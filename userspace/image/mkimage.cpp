@@ -56,7 +56,7 @@ private:
 
 void validate(const MkimageOptions& options)
 {
-	if (!Manifest::is_valid_block_size(options.block_size))
+	if (options.block_size != 0 && !Manifest::is_valid_block_size(options.block_size))
 		throw Error("block size " + std::to_string(options.block_size) + " is not a power of two from 64K to 4M");
 	if (options.level < min_level(options.codec) || options.level > max_level(options.codec))
 		throw Error(std::string(codec_name(options.codec)) + " level " + std::to_string(options.level) +
@@ -77,7 +77,8 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 {
 	validate(options);
 	SourceFile source = open_source(options.source);
-	const uint64_t block_count = Manifest::block_count_for(source.size, options.block_size);
+	const uint32_t block_size = options.block_size != 0 ? options.block_size : Manifest::default_block_size(source.size);
+	const uint64_t block_count = Manifest::block_count_for(source.size, block_size);
 	if (block_count > Manifest::kMaxBlockCount)
 		throw Error(options.source.string() + " needs " + std::to_string(block_count) +
 			    " blocks, above the manifest limit of " + std::to_string(Manifest::kMaxBlockCount) +
@@ -90,7 +91,7 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 	MkimageResult result;
 	Manifest& manifest = result.manifest;
 	manifest.image_size = source.size;
-	manifest.block_size = options.block_size;
+	manifest.block_size = block_size;
 	manifest.codec = options.codec;
 	manifest.blocks.resize(block_count);
 	std::optional<PackWriter> pack;
@@ -105,7 +106,7 @@ MkimageResult make_image(const MkimageOptions& options, const std::function<void
 	const size_t in_flight = 2 * threads + 1;
 	BoundedQueue<std::vector<uint8_t>> free_buffers(in_flight);
 	for (size_t i = 0; i < in_flight; ++i)
-		free_buffers.push(std::vector<uint8_t>(options.block_size));
+		free_buffers.push(std::vector<uint8_t>(block_size));
 	BoundedQueue<BlockJob> jobs(in_flight);
 	FirstFailure failure;
 	std::atomic<uint64_t> new_files{0}, new_bytes{0};

@@ -15,7 +15,7 @@ namespace httpcloop {
 struct MkimageOptions {
 	std::filesystem::path source;
 	std::filesystem::path output_dir;
-	uint32_t block_size = Manifest::kDefaultBlockSize;
+	uint32_t block_size = 0; // 0: Manifest::default_block_size() for the source's size
 	Codec codec = Codec::zstd;
 	int level = 3;
 	unsigned threads = 0; // encoder threads; 0 = one per core
