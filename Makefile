@@ -107,7 +107,7 @@ clean:
 	-$(MAKE) -C kernel KDIR=$(KDIR) clean
 	rm -rf build
 
-# The benchmark suite (bench/run; bounded, about 15-20 minutes): writes
+# The benchmark suite (bench/run; bounded, up to about an hour): writes
 # bench/results/latest.md, latest.png and latest.json. Not part of `make test`.
 bench:
 	scripts/install-deps
