@@ -573,6 +573,34 @@ def write_markdown(path, agg, micro, env, vm_env, raw, passes):
             replace_section(path, header, old[start:following + 1] if following >= 0 else old[start:])
 
 
+def histogram_preamble(path, height):
+    """The settings every chart of the report shares: a PNG of clustered histograms."""
+    return """
+set terminal pngcairo size 1500,%d font 'DejaVu Sans,11'
+set output '%s'
+set datafile missing '?'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key top left horizontal maxrows 1 font ',10' opaque box samplen 2
+set grid ytics""" % (height, path)
+
+
+def run_gnuplot(tmp, script, what):
+    """Runs `script` in the scratch directory `tmp` (its data files), then removes it;
+    says on stderr why nothing was drawn. True when the chart was drawn."""
+    with open(os.path.join(tmp, "chart.gp"), "w") as f:
+        f.write(script)
+    drawn = subprocess.run(["gnuplot", os.path.join(tmp, "chart.gp")], stderr=subprocess.PIPE, text=True)
+    for name in os.listdir(tmp):
+        os.remove(os.path.join(tmp, name))
+    os.rmdir(tmp)
+    if drawn.returncode != 0:
+        print("report: no %s (gnuplot: %s)" % (what, drawn.stderr.strip().splitlines()[-1:]), file=sys.stderr)
+    return drawn.returncode == 0
+
+
 def gnuplot_chart(path, agg, micro):
     tmp = path + ".d"
     os.makedirs(tmp, exist_ok=True)
@@ -614,16 +642,7 @@ def gnuplot_chart(path, agg, micro):
         s.append("plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)" % (ncols + 1, data))
         return "\n".join(s)
 
-    script = """
-set terminal pngcairo size 1500,1100 font 'DejaVu Sans,11'
-set output '%(out)s'
-set datafile missing '?'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set boxwidth 0.9
-set key top left horizontal maxrows 1 font ',10' opaque box samplen 2
-set grid ytics
+    script = histogram_preamble(path, 1100) + """
 set xtics font ',10'
 set bmargin 4
 set multiplot layout 2,2 title "httpcloop benchmark: ratios against the limit measured in the same run (medians)" font ',14'
@@ -637,7 +656,6 @@ set linetype 4 lc rgb '#d62728'
 %(micro)s
 unset multiplot
 """ % {
-        "out": path,
         "vm": histogram(os.path.join(tmp, "vm.dat"), len(vm_methods),
                         "VM (QEMU TCG, Debian 6.1): throughput / loop driver (log; higher is better)",
                         "× limit"),
@@ -653,15 +671,8 @@ unset multiplot
                      "Host: per-block verify + decompress, MB/s of plaintext (ours = raw: no overhead)",
                      "MB/s", log=False, yrange="[0:%d]" % micro_top, ref=0),
     }
-    with open(os.path.join(tmp, "chart.gp"), "w") as f:
-        f.write(script)
-    drawn = subprocess.run(["gnuplot", os.path.join(tmp, "chart.gp")], stderr=subprocess.PIPE, text=True)
-    if drawn.returncode != 0:
-        # A partial run (BENCH_ONLY, BENCH_VM_METHODS) may leave a panel with nothing to draw.
-        print("report: no chart (gnuplot: %s)" % drawn.stderr.strip().splitlines()[-1:], file=sys.stderr)
-    for name in os.listdir(tmp):
-        os.remove(os.path.join(tmp, name))
-    os.rmdir(tmp)
+    # A partial run (BENCH_ONLY, BENCH_VM_METHODS) may leave a panel with nothing to draw.
+    run_gnuplot(tmp, script, "chart")
 
 
 def profiles_chart(path, passes):
@@ -684,16 +695,7 @@ def profiles_chart(path, passes):
                                         " ".join("?" if not v else "%.6g" % v for v in cells)))
         plots.append('set title "%s: throughput / the best anchor (log; higher is better)"\n'
                      "plot for [i=2:3] '%s' using i:xtic(1) title columnheader(i)" % (title, data))
-    script = """
-set terminal pngcairo size 1500,%(height)d font 'DejaVu Sans,11'
-set output '%(out)s'
-set datafile missing '?'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set boxwidth 0.9
-set key top left horizontal maxrows 1 font ',10' opaque box samplen 2
-set grid ytics
+    script = histogram_preamble(path, 380 * len(plots) + 60) + """
 set logscale y
 set yrange [0.01:1000]
 set bmargin 4
@@ -704,16 +706,8 @@ set linetype 2 lc rgb '#6baed6'
 set multiplot layout %(rows)d,1 title "httpcloop over shaped links, against the better of nbdkit and httpfs2 (medians)" font ',14'
 %(plots)s
 unset multiplot
-""" % {"out": path, "rows": len(plots), "height": 380 * len(plots) + 60, "plots": "\n".join(plots)}
-    with open(os.path.join(tmp, "chart.gp"), "w") as f:
-        f.write(script)
-    drawn = subprocess.run(["gnuplot", os.path.join(tmp, "chart.gp")], stderr=subprocess.PIPE, text=True)
-    for name in os.listdir(tmp):
-        os.remove(os.path.join(tmp, name))
-    os.rmdir(tmp)
-    if drawn.returncode != 0:
-        print("report: no profiles chart (gnuplot: %s)" % drawn.stderr.strip().splitlines()[-1:], file=sys.stderr)
-    return drawn.returncode == 0
+""" % {"rows": len(plots), "plots": "\n".join(plots)}
+    return run_gnuplot(tmp, script, "profiles chart")
 
 
 def main():

@@ -65,7 +65,8 @@ public:
 	// random miss cheaper, larger ones sequential reads over a slow round trip), or for a
 	// larger image the smallest size that keeps the manifest within kDefaultMaxEntries
 	// entries (32 MiB, all of it in the daemon's locked memory): 128 KiB up to 50 GiB,
-	// twice that for each doubling of the image, 4 MiB from 1.6 TiB on.
+	// twice that for each doubling of the image, 4 MiB from 800 GiB on (beyond 1.6 TiB the
+	// manifest grows past kDefaultMaxEntries: 4 MiB is the format's largest block).
 	static constexpr uint64_t kDefaultMaxEntries = 400 * 1024;
 	static uint32_t default_block_size(uint64_t image_size);
 	static bool is_valid_block_size(uint64_t block_size);
