@@ -2,18 +2,23 @@
 # `make bench`, boot section: how long the root-boot tests' Debian 12 system takes from
 # QEMU's start to its marker (multi-user.target reached), and how many bytes it fetches
 # over HTTP, with the link to the server shaped to RTT and RATE (bench/shaper.py: 20 ms,
-# 100 Mbit/s), against two references measured in the same round:
-#   local      the same ext4 image as a local virtio disk (root=/dev/vda): the limit
-#   download   what users do today: download the whole image (a squashfs of the same tree)
-#              into RAM, then boot it (dracut's root=live:URL, live-boot's fetch=;
-#              bench/fetchroot-initramfs)
-# and httpcloop:
+# 100 Mbit/s). Two images of the same tree, as scripts/mkroot makes them:
+#   ext4       the default (mkfs.ext4 -d: the files in directory order)
+#   sorted     a squashfs with the files a boot reads first, in the order it reads them
+#              (scripts/boot-files on the profile the ext4 image's "record" boot wrote in
+#              this run's first round, then mkroot --fs squashfs --boot-files)
+# For each image, measured in the same round, the limit:
+#   local      the image as a local virtio disk (ext4: root=/dev/vda; the squashfs with a
+#              tmpfs overlay, as the download reference mounts it: bench/fetchroot)
+# httpcloop:
 #   cold       root=httpcloop: with an empty cache (in RAM)
-#   profile    the same, with the boot profile an earlier boot recorded
-#              (httpcloop.profile=URL, published beside the image)
-#   warm       from a cache disk filled by that earlier boot (httpcloop.cache=LABEL=…)
-# The earlier boot ("record": a cold boot with a cache disk and
-# httpcloop.record-profile=yes) is measured too, not compared.
+#   record     a cold boot with a cache disk and httpcloop.record-profile=yes (not compared)
+#   profile    cold, with the boot profile "record" wrote (httpcloop.profile=URL)
+#   warm       from the cache disk "record" filled (httpcloop.cache=LABEL=…)
+# and what users do today (the reference for both images):
+#   download   download the whole squashfs into RAM, then boot it, as live-boot's
+#              fetch=URL does: an initramfs-tools boot script (bench/fetchroot) in the
+#              same Debian initramfs as httpcloop's, so both pay the same initramfs
 #
 # Writes BENCH_RAW/boot.txt (one line per boot: round, method, seconds, bytes) and
 # BENCH_RAW/boot-env.txt. Rounds: up to BENCH_ROUNDS, a new one only while it fits in
@@ -34,16 +39,42 @@ mkdir -p "$RAW"
 
 prepare_root
 www=$BOOT_BUILD/www-bench
-rm -rf "$www"
+rm -rf "$www" "$BOOT_BUILD/sorted"
 mkdir -p "$www"
 ln -s "$BOOT_BUILD/out/www/root" "$www/root"
-if [ ! -f "$BOOT_BUILD/root.squashfs" ]; then
-	log "the download reference's image: a squashfs (zstd) of the same tree"
-	mksquashfs "$BOOT_BUILD/tree" "$BOOT_BUILD/root.squashfs.tmp" -quiet -comp zstd -noappend -e proc sys dev >/dev/null
-	mv "$BOOT_BUILD/root.squashfs.tmp" "$BOOT_BUILD/root.squashfs"
-fi
-ln -s "$BOOT_BUILD/root.squashfs" "$www/root.squashfs"
-"$HERE/fetchroot-initramfs" "/lib/modules/$KVER" "$BOOT_BUILD/fetchroot.img"
+# The references' initramfs: Debian's, as every httpcloop boot has it, plus the boot
+# script bench/fetchroot (a second cpio archive: the kernel unpacks them in turn).
+fetchroot_initrd=$BOOT_BUILD/fetchroot.img
+(
+	part=$(mktemp -d)
+	trap 'rm -rf "$part"' EXIT
+	install -D -m 0644 "$HERE/fetchroot" "$part/scripts/fetchroot"
+	cd "$part" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$part.cpio"
+	cat "$BOOT_BUILD/out/initrd.img" "$part.cpio" >"$fetchroot_initrd"
+	rm -f "$part.cpio"
+)
+
+# sorted_image PROFILE: the squashfs image laid out in the order of PROFILE (recorded on
+# the ext4 image), published as /sorted/ (its squashfs also as /root.squashfs).
+sorted_image() {
+	local dir=$BOOT_BUILD/sorted
+	mkdir -p "$dir"
+	HTTPCLOOP=$HTTPCLOOP "$ROOT/scripts/boot-files" "$1" "$BOOT_BUILD/out/www/root" "$BOOT_BUILD/out/root.ext4" \
+		>"$dir/boot-files.txt" || fail "scripts/boot-files failed"
+	log "the sorted image: $(wc -l <"$dir/boot-files.txt") files a boot reads go first"
+	"$ROOT/scripts/mkroot" --image-only --httpcloop "$HTTPCLOOP" --fs squashfs --boot-files "$dir/boot-files.txt" \
+		--sign "$BOOT_BUILD/key.pem" "$BOOT_BUILD/tree" "$dir" >"$dir/mkroot.out" 2>&1 ||
+		{ cat "$dir/mkroot.out"; fail "scripts/mkroot --fs squashfs --boot-files failed"; }
+	ln -sfn "$dir/www/root" "$www/sorted"
+	ln -sfn "$dir/root.squashfs" "$www/root.squashfs"
+	SORTED_SHA=$(sha256sum "$dir/www/root/manifest" | cut -d' ' -f1)
+	SORTED_STORED=$(find -L "$dir/www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
+	{
+		echo "sorted_stored_bytes=$SORTED_STORED"
+		echo "squashfs_bytes=$(stat -c %s "$dir/root.squashfs")"
+		echo "boot_files=$(wc -l <"$dir/boot-files.txt")"
+	} >>"$RAW/boot-env.txt"
+}
 
 serve_www "$www"
 nginx_port=$SERVER_PORT
@@ -57,13 +88,11 @@ stored=$(find -L "$www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } EN
 {
 	echo "image_bytes=$(stat -c %s "$BOOT_BUILD/out/root.ext4")"
 	echo "stored_bytes=$stored"
-	echo "squashfs_bytes=$(stat -c %s "$BOOT_BUILD/root.squashfs")"
 	echo "rtt_ms=$RTT_MS"
 	echo "rate_mbit=$RATE_MBIT"
 	echo "kernel=$KVER"
 	echo "memory_mib=1536"
 	echo "initrd_bytes=$(stat -c %s "$BOOT_BUILD/out/initrd.img")"
-	echo "fetchroot_initrd_bytes=$(stat -c %s "$BOOT_BUILD/fetchroot.img")"
 } >"$RAW/boot-env.txt"
 http_bytes() { awk '{ n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
 
@@ -86,9 +115,27 @@ timed() {
 # gives up its first try after 2 s and retries at times that vary by seconds under TCG,
 # which would weigh on some boots more than others (DHCP itself is tested by tests/boot).
 static_ip="ip=10.0.2.15::10.0.2.2:255.255.255.0::ens2:off"
-httpcloop_root="root=httpcloop:$IMAGE_URL#sha256=$IMAGE_SHA httpcloop.pubkey=$PUBKEY_B64 $static_ip"
 disk=$RESULTS/cache-disk.img
-cleanup rm -f "$disk" "$www/root.profile"
+cleanup rm -f "$disk" "$www"/*.profile
+
+# httpcloop_methods ROUND PREFIX PATH SHA: cold, record, profile and warm boots of the
+# image published at /PATH/ whose manifest has hash SHA; methods named PREFIXcold, ….
+httpcloop_methods() {
+	local round=$1 prefix=$2 path=$3 sha=$4 root profile=$www/$3.profile
+	root="root=httpcloop:http://$SERVER_IP/$path/#sha256=$sha httpcloop.pubkey=$PUBKEY_B64 $static_ip"
+	timed "$round" "${prefix}cold" "$root"
+	rm -f "$disk" "$profile"
+	truncate -s 1G "$disk"
+	mkfs.ext4 -q -F -L hccache "$disk"
+	timed "$round" "${prefix}record" "$root httpcloop.cache=LABEL=hccache httpcloop.record-profile=yes" \
+		-drive "file=$disk,if=virtio,format=raw"
+	debugfs -R "cat /httpcloop/boot.profile" "$disk" >"$profile" 2>/dev/null
+	grep -q '^httpcloop-profile 1' "$profile" || fail "no boot profile on the cache disk"
+	[ -n "${SORTED_SHA:-}" ] || sorted_image "$profile"
+	timed "$round" "${prefix}profile" "$root httpcloop.profile=http://$SERVER_IP/$path.profile"
+	timed "$round" "${prefix}warm" "$root httpcloop.cache=LABEL=hccache" -drive "file=$disk,if=virtio,format=raw"
+}
+
 started=$SECONDS
 last=0
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -98,18 +145,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	fi
 	t0=$SECONDS
 	timed "$round" local "root=/dev/vda rw" -drive "file=$BOOT_BUILD/out/root.ext4,if=virtio,format=raw,snapshot=on"
-	BOOT_INITRD=$BOOT_BUILD/fetchroot.img timed "$round" download \
-		"fetchroot=http://$SERVER_IP/root.squashfs fetchroot.ip=10.0.2.15/24"
-	timed "$round" cold "$httpcloop_root"
-	rm -f "$disk" "$www/root.profile"
-	truncate -s 1G "$disk"
-	mkfs.ext4 -q -F -L hccache "$disk"
-	timed "$round" record "$httpcloop_root httpcloop.cache=LABEL=hccache httpcloop.record-profile=yes" \
-		-drive "file=$disk,if=virtio,format=raw"
-	debugfs -R "cat /httpcloop/boot.profile" "$disk" >"$www/root.profile" 2>/dev/null
-	grep -q '^httpcloop-profile 1' "$www/root.profile" || fail "no boot profile on the cache disk"
-	timed "$round" profile "$httpcloop_root httpcloop.profile=http://$SERVER_IP/root.profile"
-	timed "$round" warm "$httpcloop_root httpcloop.cache=LABEL=hccache" -drive "file=$disk,if=virtio,format=raw"
+	httpcloop_methods "$round" "" root "$IMAGE_SHA"
+	BOOT_INITRD=$fetchroot_initrd timed "$round" sorted-local "boot=fetchroot fetchroot=/dev/vda" \
+		-drive "file=$BOOT_BUILD/sorted/root.squashfs,if=virtio,format=raw,snapshot=on"
+	BOOT_INITRD=$fetchroot_initrd timed "$round" download \
+		"boot=fetchroot fetchroot=http://$SERVER_IP/root.squashfs $static_ip"
+	httpcloop_methods "$round" sorted- sorted "$SORTED_SHA"
 	last=$((SECONDS - t0))
 	log "round $round took ${last}s"
 done

@@ -14,13 +14,19 @@ import statistics
 from report import read_kv, section_main  # bench/report.py, beside this file
 
 HEADER = "## Booting a whole system from HTTP"
+# (method, its limit, label, image: "ext4" or "sorted")
 METHODS = [
-    ("local", "local virtio disk (`root=/dev/vda`): the limit"),
-    ("download", "whole image downloaded into RAM, then booted (dracut `root=live:`, live-boot `fetch=`)"),
-    ("cold", "httpcloop, cold (empty cache)"),
-    ("profile", "httpcloop, cold with the boot profile of an earlier boot"),
-    ("warm", "httpcloop, warm (cache disk filled by an earlier boot)"),
-    ("record", "httpcloop, cold, recording that profile onto a cache disk (not compared)"),
+    ("local", "local", "ext4 image on a local virtio disk (`root=/dev/vda`): its limit", "ext4"),
+    ("cold", "local", "httpcloop, ext4, cold (empty cache)", "ext4"),
+    ("profile", "local", "httpcloop, ext4, cold with the boot profile of an earlier boot", "ext4"),
+    ("warm", "local", "httpcloop, ext4, warm (cache disk filled by an earlier boot)", "ext4"),
+    ("record", "local", "httpcloop, ext4, cold, recording that profile onto a cache disk (not compared)", "ext4"),
+    ("sorted-local", "sorted-local", "sorted squashfs on a local virtio disk (tmpfs overlay): its limit", "sorted"),
+    ("download", "sorted-local", "that squashfs downloaded whole into RAM, then booted (as live-boot `fetch=`): the reference", "sorted"),
+    ("sorted-cold", "sorted-local", "httpcloop, sorted squashfs, cold (empty cache)", "sorted"),
+    ("sorted-profile", "sorted-local", "httpcloop, sorted squashfs, cold with the boot profile of an earlier boot", "sorted"),
+    ("sorted-warm", "sorted-local", "httpcloop, sorted squashfs, warm (cache disk filled by an earlier boot)", "sorted"),
+    ("sorted-record", "sorted-local", "httpcloop, sorted squashfs, cold, recording its profile (not compared)", "sorted"),
 ]
 
 
@@ -46,82 +52,84 @@ def mib(n):
 def section(raw):
     env = read_kv(os.path.join(raw, "boot-env.txt"))
     rounds = load(raw)
-    stored = int(env.get("stored_bytes", "0")) or None
+    stored = {"ext4": int(env.get("stored_bytes", "0")) or None,
+              "sorted": int(env.get("sorted_stored_bytes", "0")) or None}
     n = len(rounds)
     out = [HEADER, ""]
-    out.append("bench/boot.sh: the root-boot tests' Debian 12 system (systemd, minbase; ext4 image %s, "
-               "%s stored as httpcloop blocks, squashfs %s) booted under QEMU TCG (2 vCPUs, %s MiB, kernel %s) "
-               "from QEMU's start to its marker unit (multi-user.target reached), with the link to the server "
-               "shaped to %s ms round trip and %s Mbit/s (bench/shaper.py). Medians of %d round%s; ratios are "
-               "taken within a round. Every boot passed the root-boot tests' checks (the file read there "
-               "matches the source, no kernel warning).\n" % (
-                   mib(int(env.get("image_bytes", 0))), mib(stored or 0), mib(int(env.get("squashfs_bytes", 0))),
+    out.append("bench/boot.sh: the root-boot tests' Debian 12 system (systemd, minbase) booted under QEMU TCG "
+               "(2 vCPUs, %s MiB, kernel %s) from QEMU's start to its marker unit (multi-user.target reached), "
+               "with the link to the server shaped to %s ms round trip and %s Mbit/s (bench/shaper.py). "
+               "Two images of the same tree, both as `scripts/mkroot` makes them: **ext4** (its default; "
+               "%s, %s stored as httpcloop blocks) and **sorted squashfs** (`--fs squashfs --boot-files`: "
+               "the %s files that the ext4 image's first recorded boot read, listed by `scripts/boot-files`, "
+               "laid out first in the order they were read; %s, %s stored). Every method boots the same "
+               "Debian initramfs (initramfs-tools, `MODULES=most`); the download reference and the local "
+               "squashfs add a boot script to it (bench/fetchroot). Medians of %d round%s; ratios are taken "
+               "within a round. Every boot passed the root-boot tests' checks (the file read there matches the "
+               "source, no kernel warning).\n" % (
                    env.get("memory_mib", "?"), env.get("kernel", "?"), env.get("rtt_ms", "?"),
-                   env.get("rate_mbit", "?"), n, "" if n == 1 else "s"))
-    out.append("| method | seconds to the marker | × local disk | bytes over HTTP | × stored bytes | per round (s) |")
-    out.append("|---|---:|---:|---:|---:|---|")
+                   env.get("rate_mbit", "?"), mib(int(env.get("image_bytes", 0))), mib(stored["ext4"] or 0),
+                   env.get("boot_files", "?"), mib(int(env.get("squashfs_bytes", 0))), mib(stored["sorted"] or 0),
+                   n, "" if n == 1 else "s"))
+    out.append("| method | seconds to the marker | × its image's local disk | × download | bytes over HTTP "
+               "| × stored bytes | per round (s) |")
+    out.append("|---|---:|---:|---:|---:|---:|---|")
+
+    def ratio(a, b):
+        return median_of([r[a][0] / r[b][0] for r in rounds.values() if a in r and b in r])
+
     figures = {}
-    for method, label in METHODS:
+    for method, limit, label, image in METHODS:
         times = [r[method][0] for r in rounds.values() if method in r]
         if not times:
             continue
-        ratios = [r[method][0] / r["local"][0] for r in rounds.values() if method in r and "local" in r]
-        nbytes = [r[method][1] for r in rounds.values() if method in r]
-        figures[method] = (median_of(times), median_of(ratios), median_of(nbytes))
-        t, ratio, b = figures[method]
-        out.append("| %s | %.1f | %s | %s | %s | %s |" % (
-            label, t, "%.2f" % ratio if ratio is not None else "–", mib(b) if b else "0",
-            "%.2f" % (b / stored) if stored and method != "local" else "–",
+        nbytes = median_of([r[method][1] for r in rounds.values() if method in r])
+        figures[method] = (median_of(times), ratio(method, limit), nbytes)
+        t, vs_limit, b = figures[method]
+        vs_download = ratio(method, "download")
+        share = b / stored[image] if stored[image] and method != limit and method != "download" else None
+        out.append("| %s | %.1f | %s | %s | %s | %s | %s |" % (
+            label, t, "%.2f" % vs_limit if vs_limit is not None else "–",
+            "%.2f" % vs_download if vs_download is not None and method != "download" else "–",
+            mib(b) if b else "0", "%.2f" % share if share is not None else "–",
             " ".join("%.1f" % x for x in times)))
     out.append("")
-
-    def ratio(a, b):
-        values = [r[a][0] / r[b][0] for r in rounds.values() if a in r and b in r]
-        return median_of(values)
 
     def verdict(ok):
         return "yes" if ok else "**no**"
 
-    init_times = {}
-    consoles = os.path.join(raw, "boot-consoles")
-    for method in ("local", "download"):
-        values = []
-        for r in rounds:
-            path = os.path.join(consoles, "%s-%d.console" % (method, r))
-            if os.path.exists(path):
-                found = re.search(r"\[\s*([0-9.]+)\] Run /init as init process", open(path, errors="replace").read())
-                if found:
-                    values.append(float(found.group(1)))
-        init_times[method] = median_of(values)
-    if env.get("initrd_bytes") and env.get("fetchroot_initrd_bytes"):
-        out.append("Read the download reference with care: its initramfs is a small "
-                   "BusyBox one (%s), while every other method boots Debian's initramfs-tools one (%s, "
-                   "`MODULES=most`, udev)%s. The difference is the initramfs, not the data path; a download "
-                   "done by Debian's initramfs would start that much later.\n" % (
-                       mib(int(env["fetchroot_initrd_bytes"])), mib(int(env["initrd_bytes"])),
-                       "; the kernel started its /init at %.1f s instead of %.1f s (medians)" % (
-                           init_times["download"], init_times["local"])
-                       if init_times.get("download") and init_times.get("local") else ""))
-    out.append("Targets (issue 10):\n")
-    out.append("| target | figure | met |")
-    out.append("|---|---:|---|")
-    if "cold" in figures and stored:
-        share = figures["cold"][2] / stored
-        out.append("| a cold boot fetches ≤ 25 %% of the stored bytes | %.0f %% | %s |" % (100 * share,
-                                                                                      verdict(share <= 0.25)))
-    if "profile" in figures and figures["profile"][1] is not None:
-        out.append("| cold with a profile ≤ 1.5 × the local-disk boot | %.2f | %s |" % (
-            figures["profile"][1], verdict(figures["profile"][1] <= 1.5)))
-        vs_download = ratio("profile", "download")
-        if vs_download is not None:
-            out.append("| cold with a profile faster than the whole-image download | %.2f × | %s |" % (
-                vs_download, verdict(vs_download < 1)))
-    if "warm" in figures and figures["warm"][1] is not None:
-        out.append("| warm ≤ 1.1 × the local-disk boot | %.2f | %s |" % (figures["warm"][1],
-                                                                          verdict(figures["warm"][1] <= 1.1)))
-    cold_vs_download = ratio("cold", "download")
-    if cold_vs_download is not None:
-        out.append("| (cold without a profile × the whole-image download) | %.2f × | – |" % cold_vs_download)
+    out.append("Targets (issue 10), for each image:\n")
+    out.append("| target | ext4 | met | sorted squashfs | met |")
+    out.append("|---|---:|---|---:|---|")
+
+    def row(label, values):
+        cells = []
+        for value in values:
+            cells += ["–", "–"] if value is None else [value[0], verdict(value[1])]
+        out.append("| %s | %s |" % (label, " | ".join(cells)))
+
+    def share(method, image):
+        if method not in figures or not stored[image]:
+            return None
+        value = figures[method][2] / stored[image]
+        return ("%.0f %%" % (100 * value), value <= 0.25)
+
+    def to_limit(method, bound):
+        value = figures.get(method, (None, None))[1]
+        return None if value is None else ("%.2f" % value, value <= bound)
+
+    def to_download(method):
+        value = ratio(method, "download")
+        return None if value is None else ("%.2f ×" % value, value < 1)
+
+    row("a cold boot fetches ≤ 25 % of the stored bytes", [share("cold", "ext4"), share("sorted-cold", "sorted")])
+    row("cold with a profile ≤ 1.5 × the local-disk boot", [to_limit("profile", 1.5), to_limit("sorted-profile", 1.5)])
+    row("cold with a profile faster than the whole-image download", [to_download("profile"),
+                                                                   to_download("sorted-profile")])
+    row("warm ≤ 1.1 × the local-disk boot", [to_limit("warm", 1.1), to_limit("sorted-warm", 1.1)])
+    cold = [ratio("cold", "download"), ratio("sorted-cold", "download")]
+    out.append("| (cold without a profile × the whole-image download) | %s | – | %s | – |" % tuple(
+        "–" if v is None else "%.2f ×" % v for v in cold))
     out.append("")
     return "\n".join(out) + "\n"
 

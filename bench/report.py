@@ -24,11 +24,12 @@ WORKLOAD_TITLES = {
     "rand16_cold": "random 4K qd16, cold", "rand16_warm": "random 4K qd16, warm",
     "trace_cold": "boot trace, cold", "trace_warm": "boot trace, warm",
 }
-# Sections of latest.md written by bench/boot_report.py, update_report.py, miss_report.py
-# and scale_report.py.
+# Sections of latest.md written by bench/boot_report.py, update_report.py, miss_report.py,
+# scale_report.py, sweep_report.py and fusefloor_report.py.
 OWNED_ELSEWHERE = ["## Booting a whole system from HTTP", "## Updates: version 1 to version 2",
                    "## Miss latency: a 4 KiB read of a block not yet cached",
-                   "## Scale: image size and many devices", "## Block size sweep"]
+                   "## Scale: image size and many devices", "## Block size sweep",
+                   "## The FUSE variant against FUSE's own floor"]
 ENVS = {
     "vm": {"limit": "loop", "methods": ["loop", "kernel", "fuse", "nbdkit", "httpfs2"]},
     "host": {"limit": "local", "methods": ["local", "fuse", "httpfs2", "curl"]},

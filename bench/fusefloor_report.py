@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""The fuse-floor section of bench/results/latest.md (issue 12, item 3).
+
+usage: fusefloor_report.py RAW_DIR RESULTS_DIR
+Reads RAW_DIR/fusefloor-passes.tsv and its fio JSON (bench/fuse-floor.sh); writes the
+section into RESULTS_DIR/latest.md (replacing an older one; the rest of the file is
+kept) and prints it. Ratios are taken within a round, then the median.
+"""
+import os
+
+import report  # bench/report.py, beside this file
+from report import median, read_kv, section_main
+
+HEADER = "## The FUSE variant against FUSE's own floor"
+WORKLOADS = ["seq_warm", "rand_warm", "rand16_warm", "trace_warm"]
+# Issue 12: the FUSE variant warm, against the local file on the host.
+TARGETS = {"seq_warm": 0.8, "rand_warm": 0.5, "rand16_warm": 0.3}
+
+
+def section(raw):
+    report.ENVS["fusefloor"] = {"limit": "local", "methods": ["local", "fuse", "floor"]}
+    passes = [p for p in report.load_passes(raw) if p["env"] == "fusefloor"]
+    env = read_kv(os.path.join(raw, "fusefloor-env.txt"))
+    by = {}
+    for p in passes:
+        if p["ok"] and p.get("mibs"):
+            by.setdefault((p["round"], p["workload"]), {})[p["method"]] = p
+    rounds = sorted({r for r, _ in by})
+    out = [HEADER, ""]
+    out.append("bench/fuse-floor.sh, on the host: the warm workloads (fio, O_DIRECT, every 4 KiB verified) on the "
+               "plaintext file in tmpfs (the limit), through `mount-fuse` with its cache full, and through the "
+               "*FUSE floor* (bench/micro/fuse_floor.cpp): a FUSE server that does nothing but hand the kernel "
+               "the same file's descriptor for every read, with mount-fuse's mount options (max_read=%s), init "
+               "settings and 16-thread loop. No FUSE server can go below the floor on this kernel and libfuse "
+               "(3.14: no FUSE passthrough, which needs 3.16); what separates mount-fuse from it is httpcloop's "
+               "own. %d round%s, medians of ratios taken within a round; mount-fuse made %s block requests (the "
+               "cache was full).\n" % (env.get("fuse_floor_max_read", "?"), len(rounds),
+                                       "" if len(rounds) == 1 else "s", env.get("fuse_floor_block_requests", "?")))
+    out.append("| workload | local file MiB/s | FUSE floor × local | mount-fuse × local | mount-fuse × floor "
+               "| target (× local) | met |")
+    out.append("|---|---:|---:|---:|---:|---:|---|")
+    for w in WORKLOADS:
+        def ratios(a, b):
+            return median([m[a]["mibs"] / m[b]["mibs"] for (r, wl), m in by.items() if wl == w and a in m and b in m])
+        local = median([m["local"]["mibs"] for (r, wl), m in by.items() if wl == w and "local" in m])
+        floor_x, fuse_x, fuse_floor = ratios("floor", "local"), ratios("fuse", "local"), ratios("fuse", "floor")
+        target = TARGETS.get(w)
+        met = "–" if target is None or fuse_x is None else ("yes" if fuse_x >= target else "**no**")
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            report.WORKLOAD_TITLES[w], report.fmt(local, "%.0f"), report.fmt(floor_x), report.fmt(fuse_x),
+            report.fmt(fuse_floor), "≥ %.1f" % target if target else "–", met))
+    out.append("")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    section_main(__doc__, HEADER, section)
+
+
+if __name__ == "__main__":
+    main()
