@@ -210,13 +210,15 @@ check_console_clean() {
 	fi
 }
 
-# check_booted_from_http: the marker ran in a system whose root is the overlay over
-# /dev/httpcloop0, read the test file correctly, and the system powered off.
+# check_booted_from_http [FSTYPE]: the marker ran in a system whose root is the overlay
+# over /dev/httpcloop0 (holding FSTYPE, default ext4), read the test file correctly, and
+# the system powered off.
 check_booted_from_http() {
+	local fstype=${1:-ext4}
 	console_has 'HCMARK done' || { tail -n 40 "$CONSOLE"; fail "the marker never finished ($CONSOLE)"; }
 	check_eq active "$(marker multi-user)" "multi-user.target"
 	check_eq "httpcloop-root overlay" "$(marker root)" "findmnt /"
-	[[ $(marker image) == "/dev/httpcloop0 ext4 ro,"* ]] || fail "image mount: $(marker image)"
+	[[ $(marker image) == "/dev/httpcloop0 $fstype ro,"* ]] || fail "image mount: $(marker image)"
 	check_eq "$TEST_FILE_SHA" "$(marker sha256)" "sha256 of $TEST_FILE read in the booted system"
 	[[ $(marker daemon) == *"argv0=@"*"comm=httpcloop" ]] || fail "the daemon is not marked for systemd: $(marker daemon)"
 	check_eq "" "$(marker 'failed units' | tr -d ' ')" "failed units"
