@@ -43,14 +43,16 @@ rm -rf "$www" "$BOOT_BUILD/sorted"
 mkdir -p "$www"
 ln -s "$BOOT_BUILD/out/www/root" "$www/root"
 # The references' initramfs: Debian's, as every httpcloop boot has it, plus the boot
-# script bench/fetchroot (a second cpio archive: the kernel unpacks them in turn).
+# script bench/fetchroot, in an uncompressed cpio archive put in front (the kernel
+# unpacks the archives in turn; after a zstd one, it finds no start of the next).
 fetchroot_initrd=$BOOT_BUILD/fetchroot.img
 (
 	part=$(mktemp -d)
 	trap 'rm -rf "$part"' EXIT
-	install -D -m 0644 "$HERE/fetchroot" "$part/scripts/fetchroot"
-	cd "$part" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$part.cpio"
-	cat "$BOOT_BUILD/out/initrd.img" "$part.cpio" >"$fetchroot_initrd"
+	install -d -m 0755 "$part/scripts"
+	install -m 0644 "$HERE/fetchroot" "$part/scripts/fetchroot"
+	cd "$part" && find scripts | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$part.cpio"
+	cat "$part.cpio" "$BOOT_BUILD/out/initrd.img" >"$fetchroot_initrd"
 	rm -f "$part.cpio"
 )
 

@@ -7,6 +7,7 @@ section into RESULTS_DIR/latest.md (replacing an older one; the rest of the file
 kept) and prints it. Ratios are taken within a round, then the median.
 """
 import os
+import sys
 
 import report  # bench/report.py, beside this file
 from report import median, read_kv, section_main
@@ -20,6 +21,8 @@ TARGETS = {"seq_warm": 0.8, "rand_warm": 0.5, "rand16_warm": 0.3}
 def section(raw):
     report.ENVS["fusefloor"] = {"limit": "local", "methods": ["local", "fuse", "floor"]}
     passes = [p for p in report.load_passes(raw) if p["env"] == "fusefloor"]
+    if not passes:
+        sys.exit("fusefloor_report: no passes in %s (run bench/fuse-floor.sh first)" % raw)
     env = read_kv(os.path.join(raw, "fusefloor-env.txt"))
     by = {}
     for p in passes:
@@ -33,8 +36,8 @@ def section(raw):
                "the same file's descriptor for every read, with mount-fuse's mount options (max_read=%s), init "
                "settings and 16-thread loop. No FUSE server can go below the floor on this kernel and libfuse "
                "(3.14: no FUSE passthrough, which needs 3.16); what separates mount-fuse from it is httpcloop's "
-               "own. %d round%s, medians of ratios taken within a round; mount-fuse made %s block requests (the "
-               "cache was full).\n" % (env.get("fuse_floor_max_read", "?"), len(rounds),
+               "own. %d round%s, medians of ratios taken within a round. mount-fuse's cache was filled (%s block requests) "
+               "before the first pass.\n" % (env.get("fuse_floor_max_read", "?"), len(rounds),
                                        "" if len(rounds) == 1 else "s", env.get("fuse_floor_block_requests", "?")))
     out.append("| workload | local file MiB/s | FUSE floor × local | mount-fuse × local | mount-fuse × floor "
                "| target (× local) | met |")
