@@ -4,9 +4,10 @@
 # over HTTP, with the link to the server shaped to RTT and RATE (bench/shaper.py: 20 ms,
 # 100 Mbit/s). Two images of the same tree, as scripts/mkroot makes them:
 #   ext4       the default (mkfs.ext4 -d: the files in directory order)
-#   sorted     a squashfs with the files a boot reads first, in the order it reads them
-#              (scripts/boot-files on the profile the ext4 image's "record" boot wrote in
-#              this run's first round, then mkroot --fs squashfs --boot-files)
+#   sorted     a squashfs (uncompressed, as mkroot makes it: httpcloop compresses) with
+#              the files a boot reads first, in the order it reads them (scripts/boot-files
+#              on the profile the ext4 image's "record" boot wrote in this run's first
+#              round, then mkroot --image-only --fs squashfs --boot-files)
 # For each image, measured in the same round, the limit:
 #   local      the image as a local virtio disk (ext4: root=/dev/vda; the squashfs with a
 #              tmpfs overlay, as the download reference mounts it: bench/fetchroot)
@@ -16,9 +17,10 @@
 #   profile    cold, with the boot profile "record" wrote (httpcloop.profile=URL)
 #   warm       from the cache disk "record" filled (httpcloop.cache=LABEL=…)
 # and what users do today (the reference for both images):
-#   download   download the whole squashfs into RAM, then boot it, as live-boot's
-#              fetch=URL does: an initramfs-tools boot script (bench/fetchroot) in the
-#              same Debian initramfs as httpcloop's, so both pay the same initramfs
+#   download   download the whole image into RAM, then boot it, as live-boot's fetch=URL
+#              does: a squashfs (zstd) of the tree, as live systems ship it, fetched by an
+#              initramfs-tools boot script (bench/fetchroot) in the same Debian initramfs
+#              as httpcloop's, so both pay the same initramfs
 #
 # Writes BENCH_RAW/boot.txt (one line per boot: round, method, seconds, bytes) and
 # BENCH_RAW/boot-env.txt. Rounds: up to BENCH_ROUNDS, a new one only while it fits in
@@ -42,6 +44,13 @@ www=$BOOT_BUILD/www-bench
 rm -rf "$www" "$BOOT_BUILD/sorted"
 mkdir -p "$www"
 ln -s "$BOOT_BUILD/out/www/root" "$www/root"
+if [ ! -f "$BOOT_BUILD/root.squashfs" ]; then
+	log "the download reference's image: a squashfs (zstd) of the same tree"
+	mksquashfs "$BOOT_BUILD/tree" "$BOOT_BUILD/root.squashfs.tmp" -quiet -comp zstd -noappend \
+		-wildcards -e 'proc/*' 'sys/*' 'dev/*' >/dev/null
+	mv "$BOOT_BUILD/root.squashfs.tmp" "$BOOT_BUILD/root.squashfs"
+fi
+ln -s "$BOOT_BUILD/root.squashfs" "$www/root.squashfs"
 # The references' initramfs: Debian's, as every httpcloop boot has it, plus the boot
 # script bench/fetchroot, in an uncompressed cpio archive put in front (the kernel
 # unpacks the archives in turn; after a zstd one, it finds no start of the next).
@@ -57,7 +66,7 @@ fetchroot_initrd=$BOOT_BUILD/fetchroot.img
 )
 
 # sorted_image PROFILE: the squashfs image laid out in the order of PROFILE (recorded on
-# the ext4 image), published as /sorted/ (its squashfs also as /root.squashfs).
+# the ext4 image), published as /sorted/.
 sorted_image() {
 	local dir=$BOOT_BUILD/sorted
 	mkdir -p "$dir"
@@ -68,12 +77,12 @@ sorted_image() {
 		--sign "$BOOT_BUILD/key.pem" "$BOOT_BUILD/tree" "$dir" >"$dir/mkroot.out" 2>&1 ||
 		{ cat "$dir/mkroot.out"; fail "scripts/mkroot --fs squashfs --boot-files failed"; }
 	ln -sfn "$dir/www/root" "$www/sorted"
-	ln -sfn "$dir/root.squashfs" "$www/root.squashfs"
 	SORTED_SHA=$(sha256sum "$dir/www/root/manifest" | cut -d' ' -f1)
 	SORTED_STORED=$(find -L "$dir/www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
 	{
 		echo "sorted_stored_bytes=$SORTED_STORED"
-		echo "squashfs_bytes=$(stat -c %s "$dir/root.squashfs")"
+		echo "sorted_image_bytes=$(stat -c %s "$dir/root.squashfs")"
+		echo "sorted_compression_ratio=$("$HTTPCLOOP" info --json "$dir/www/root" | jq -r .compression_ratio)"
 		echo "boot_files=$(wc -l <"$dir/boot-files.txt")"
 	} >>"$RAW/boot-env.txt"
 }
@@ -95,6 +104,8 @@ stored=$(find -L "$www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } EN
 	echo "kernel=$KVER"
 	echo "memory_mib=1536"
 	echo "initrd_bytes=$(stat -c %s "$BOOT_BUILD/out/initrd.img")"
+	echo "squashfs_bytes=$(stat -c %s "$BOOT_BUILD/root.squashfs")"
+	echo "compression_ratio=$("$HTTPCLOOP" info --json "$BOOT_BUILD/out/www/root" | jq -r .compression_ratio)"
 } >"$RAW/boot-env.txt"
 http_bytes() { awk '{ n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
 
@@ -109,7 +120,9 @@ timed() {
 	check_eq "$TEST_FILE_SHA" "$(marker sha256)" "$method: sha256 of $TEST_FILE"
 	check_console_clean
 	seconds=$(cat "$RESULTS/timing")
-	echo "round=$round method=$method seconds=$seconds bytes=$(($(http_bytes) - before))" | tee -a "$RAW/boot.txt"
+	# What the boot read from its devices (the marker's "device reads: vda=N httpcloop0=M").
+	reads=$(marker 'device reads' | tr -s ' ' ',' | sed 's/,$//')
+	echo "round=$round method=$method seconds=$seconds bytes=$(($(http_bytes) - before)) reads=${reads:--}" | tee -a "$RAW/boot.txt"
 }
 
 : >"$RAW/boot.txt"

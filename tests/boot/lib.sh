@@ -39,6 +39,10 @@ write_marker() {
 	exec >/dev/console 2>&1
 	m() { echo "HCMARK $*"; }
 	m "multi-user: $(systemctl is-active multi-user.target)"
+	# Bytes each disk-like device has read so far: what the boot read (bench/boot.sh).
+	m "device reads: $(for d in /sys/block/vd* /sys/block/httpcloop* /sys/block/loop*; do
+		[ -r "$d/stat" ] && read -r _ _ sectors _ <"$d/stat" && [ "$sectors" -gt 0 ] && printf '%s=%s ' "${d##*/}" $((sectors * 512))
+	done)"
 	m "root: $(findmnt -n -o SOURCE,FSTYPE /)"
 	m "image: $(findmnt -n -r -o SOURCE,FSTYPE,OPTIONS /run/initramfs/httpcloop/image 2>/dev/null || findmnt -n -r -o SOURCE,FSTYPE,OPTIONS /)"
 	m "sha256: $(sha256sum /srv/httpcloop-test/random.bin | cut -d' ' -f1)"
