@@ -13,7 +13,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HTTPCLOOP=$HTTPCLOOP_SRC/build/userspace/httpcloop
 MODULE=$HTTPCLOOP_SRC/kernel/httpcloop.ko
 # What the tests share: the root image, its initramfs, keys. Rebuilt when an input changes.
-BOOT_BUILD=${HTTPCLOOP_BOOT_BUILD:-$ROOT/build/root-boot}
+# HTTPCLOOP_ROOT_BLOCK_SIZE: the image's block size (mkroot --block-size; default mkroot's).
+ROOT_BLOCK_SIZE=${HTTPCLOOP_ROOT_BLOCK_SIZE:-}
+BOOT_BUILD=${HTTPCLOOP_BOOT_BUILD:-$ROOT/build/root-boot${ROOT_BLOCK_SIZE:+-$ROOT_BLOCK_SIZE}}
 # Each test's console logs and notes (run-all sets it).
 RESULTS=${HTTPCLOOP_BOOT_RESULTS:-$(mktemp -d "${TMPDIR:-/var/tmp}/httpcloop-boot.XXXXXX")}
 mkdir -p "$RESULTS"
@@ -90,7 +92,7 @@ write_marker_unit() {
 # The inputs of the shared build, hashed: anything that changes the image or initramfs.
 _build_key() {
 	{
-		echo "$1"
+		echo "$1 $ROOT_BLOCK_SIZE"
 		sha256sum "$HTTPCLOOP" "$MODULE" "$ROOT"/initramfs-tools/hooks/* \
 			"$ROOT"/initramfs-tools/scripts/httpcloop "$ROOT"/initramfs-tools/scripts/init-top/* \
 			"$ROOT/scripts/mkroot" "${BASH_SOURCE[0]}" "$VMLINUZ"
@@ -121,7 +123,7 @@ prepare_root() {
 		"$HTTPCLOOP" keygen "$BOOT_BUILD/key.pem" >/dev/null
 		"$HTTPCLOOP" keygen "$BOOT_BUILD/other.pem" >/dev/null
 		"$ROOT/scripts/mkroot" --install --httpcloop "$HTTPCLOOP" --module "$MODULE" --kernel "$VMLINUZ" \
-			--sign "$BOOT_BUILD/key.pem" --url "$IMAGE_URL" \
+			--sign "$BOOT_BUILD/key.pem" --url "$IMAGE_URL" ${ROOT_BLOCK_SIZE:+--block-size "$ROOT_BLOCK_SIZE"} \
 			"$BOOT_BUILD/tree" "$BOOT_BUILD/out" >"$BOOT_BUILD/mkroot.out" ||
 			fail "scripts/mkroot failed"
 		echo "$key" >"$BOOT_BUILD/.key"
@@ -214,15 +216,13 @@ check_console_clean() {
 	fi
 }
 
-# check_booted_from_http [FSTYPE]: the marker ran in a system whose root is the overlay
-# over /dev/httpcloop0 (holding FSTYPE, default ext4), read the test file correctly, and
-# the system powered off.
+# check_booted_from_http: the marker ran in a system whose root is the overlay over
+# /dev/httpcloop0, read the test file correctly, and the system powered off.
 check_booted_from_http() {
-	local fstype=${1:-ext4}
 	console_has 'HCMARK done' || { tail -n 40 "$CONSOLE"; fail "the marker never finished ($CONSOLE)"; }
 	check_eq active "$(marker multi-user)" "multi-user.target"
 	check_eq "httpcloop-root overlay" "$(marker root)" "findmnt /"
-	[[ $(marker image) == "/dev/httpcloop0 $fstype ro,"* ]] || fail "image mount: $(marker image)"
+	[[ $(marker image) == "/dev/httpcloop0 ext4 ro,"* ]] || fail "image mount: $(marker image)"
 	check_eq "$TEST_FILE_SHA" "$(marker sha256)" "sha256 of $TEST_FILE read in the booted system"
 	[[ $(marker daemon) == *"argv0=@"*"comm=httpcloop" ]] || fail "the daemon is not marked for systemd: $(marker daemon)"
 	check_eq "" "$(marker 'failed units' | tr -d ' ')" "failed units"
