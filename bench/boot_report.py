@@ -99,20 +99,17 @@ def section(raw):
             " ".join("%.1f" % x for x in times)))
     out.append("")
 
-    # What no layout or block size can go below: the bytes the kernel asked its device
-    # for, compressed as well as the image's blocks are on average.
-    if "cold" in figures and figures["cold"][3] and stored and env.get("compression_ratio"):
-        compression = float(env["compression_ratio"])
-        need = figures["cold"][3] / compression
+    # What bounds a cold boot's bytes: the blocks holding what the kernel reads. The boot
+    # with a profile fetches exactly those (the blocks the earlier boot read), each once.
+    if "cold" in figures and "profile" in figures and figures["cold"][3] and stored:
         out.append("What bounds the bytes of a cold boot: the booted kernel read %s from /dev/httpcloop0 (its "
-                   "own readahead included), about %s once compressed as the image's blocks are on average "
-                   "(%.2f:1), %.0f %% of the stored bytes; it fetched %s (%.0f %%). The difference is what lies "
-                   "beside those reads in the same %s KiB blocks, and the daemon's readahead; with the boot "
-                   "profile, exactly the blocks the earlier boot read are fetched (%s).\n" % (
-                       mib(figures["cold"][3]), mib(need), compression, 100 * need / stored,
-                       mib(figures["cold"][2]), 100 * figures["cold"][2] / stored,
-                       int(env.get("block_size", 0)) // 1024 or "?",
-                       mib(figures["profile"][2]) if "profile" in figures else "–"))
+                   "own readahead included), in pieces spread over the image (the few thousand files a boot "
+                   "opens, with their inodes and directories); the %s KiB blocks that hold them are %s stored "
+                   "(%.0f %%: the boot with a profile fetches exactly them), and the cold boot fetched %s "
+                   "(%.0f %%: those blocks and the daemon's readahead).\n" % (
+                       mib(figures["cold"][3]), int(env.get("block_size", 0)) // 1024 or "?",
+                       mib(figures["profile"][2]), 100 * figures["profile"][2] / stored,
+                       mib(figures["cold"][2]), 100 * figures["cold"][2] / stored))
 
     def verdict(ok):
         return "yes" if ok else "**no**"
