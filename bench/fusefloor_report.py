@@ -34,7 +34,7 @@ def section(raw):
                "plaintext file in tmpfs (the limit), through `mount-fuse` with its cache full, and through the "
                "*FUSE floor* (bench/micro/fuse_floor.cpp): a FUSE server that does nothing but hand the kernel "
                "the same file's descriptor for every read, with mount-fuse's mount options (max_read=%s), init "
-               "settings and 16-thread loop. No FUSE server can go below the floor on this kernel and libfuse "
+               "settings and 16-thread loop. No FUSE server can be faster than the floor on this kernel and libfuse "
                "(3.14: no FUSE passthrough, which needs 3.16); what separates mount-fuse from it is httpcloop's "
                "own. %d round%s, medians of ratios taken within a round. mount-fuse's cache was filled (%s block requests) "
                "before the first pass.\n" % (env.get("fuse_floor_max_read", "?"), len(rounds),
