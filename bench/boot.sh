@@ -16,8 +16,8 @@
 # Each boot also reports what its kernel read from the device its root is on (the marker's
 # "device reads"): the demand that no block size or layout can go below.
 #
-# Writes BENCH_RAW/boot.txt (one line per boot: round, method, seconds, bytes, reads),
-# BENCH_RAW/boot-env.txt, and the profile of each round's "record" boot with the manifest. Rounds: up to BENCH_ROUNDS, a new one only while it fits in
+# Writes BENCH_RAW/boot.txt (one line per boot: round, method, seconds, bytes, reads) and
+# BENCH_RAW/boot-env.txt. Rounds: up to BENCH_ROUNDS, a new one only while it fits in
 # BENCH_BOOT_BUDGET seconds (default 1200). BENCH_BOOT_BLOCK_SIZE: the image's block size
 # (default: mkroot's). Every boot must pass the root-boot tests' checks (tests/boot/lib.sh),
 # so a figure never comes from a broken boot.
@@ -81,8 +81,6 @@ stored=$(find -L "$www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } EN
 	echo "squashfs_bytes=$(stat -c %s "$BOOT_BUILD/root.squashfs")"
 	"$HTTPCLOOP" info --json "$BOOT_BUILD/out/www/root" | jq -r '"compression_ratio=\(.compression_ratio)", "block_size=\(.block_size)"'
 } >"$RAW/boot-env.txt"
-# The manifest, for the stored size of the blocks a boot read (bench/boot_report.py).
-cp "$BOOT_BUILD/out/www/root/manifest" "$RAW/boot-manifest"
 http_bytes() { awk '{ n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
 
 # timed ROUND METHOD APPEND [QEMU ARGS...]: one boot, checked, its figures recorded.
@@ -129,7 +127,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		-drive "file=$disk,if=virtio,format=raw"
 	debugfs -R "cat /httpcloop/boot.profile" "$disk" >"$www/root.profile" 2>/dev/null
 	grep -q '^httpcloop-profile 1' "$www/root.profile" || fail "no boot profile on the cache disk"
-	cp "$www/root.profile" "$RAW/boot-profile-$round.txt"
 	timed "$round" profile "$httpcloop_root httpcloop.profile=http://$SERVER_IP/root.profile"
 	timed "$round" warm "$httpcloop_root httpcloop.cache=LABEL=hccache" -drive "file=$disk,if=virtio,format=raw"
 	last=$((SECONDS - t0))
