@@ -77,9 +77,8 @@ stored=$(find -L "$www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } EN
 	echo "rate_mbit=$RATE_MBIT"
 	echo "kernel=$KVER"
 	echo "memory_mib=1536"
-	echo "initrd_bytes=$(stat -c %s "$BOOT_BUILD/out/initrd.img")"
 	echo "squashfs_bytes=$(stat -c %s "$BOOT_BUILD/root.squashfs")"
-	"$HTTPCLOOP" info --json "$BOOT_BUILD/out/www/root" | jq -r '"compression_ratio=\(.compression_ratio)", "block_size=\(.block_size)"'
+	echo "block_size=$("$HTTPCLOOP" info --json "$BOOT_BUILD/out/www/root" | jq -r .block_size)"
 } >"$RAW/boot-env.txt"
 http_bytes() { awk '{ n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
 
