@@ -17,6 +17,9 @@ JOBS ?= $(shell nproc)
 # ON (the default here and in make test): compiler warnings fail the build. CMake's own
 # default is OFF, for package builds with other compilers.
 WERROR ?= ON
+# A libfuse built apart for FUSE passthrough (scripts/libfuse; make test builds it): used
+# when it is there, else the system's.
+FUSE3_PREFIX ?= $(shell scripts/libfuse --print 2>/dev/null)
 
 .PHONY: all module userspace man deps test unit-test vm-test demo bench bench-sweep clean install install-files install-initramfs uninstall deb
 
@@ -30,12 +33,12 @@ module:
 	$(MAKE) -C kernel KDIR=$(KDIR)
 
 $(USERSPACE_BUILD)/CMakeCache.txt:
-	cmake -S . -B $(USERSPACE_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(USERSPACE_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DHTTPCLOOP_FUSE3_PREFIX=$(FUSE3_PREFIX)
 
 # The programs, their tests and the man pages (CMakeLists.txt: one project, a library per
 # directory of userspace/).
 userspace: $(USERSPACE_BUILD)/CMakeCache.txt
-	@cmake -S . -B $(USERSPACE_BUILD) -DHTTPCLOOP_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake -S . -B $(USERSPACE_BUILD) -DHTTPCLOOP_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DHTTPCLOOP_FUSE3_PREFIX=$(FUSE3_PREFIX) >/dev/null
 	cmake --build $(USERSPACE_BUILD) -j$(JOBS)
 
 # httpcloop(8), httpcloop-boot(8) and httpcloop-mkpreboot(8), from the programs' --help

@@ -10,7 +10,7 @@
 //   MAX_READ: the max_read mount option mount-fuse chose (its /proc/mounts line).
 
 #define FUSE_USE_VERSION 312
-#include <fuse3/fuse.h>
+#include <fuse.h> // pkg-config fuse3 names the directory: the libfuse built against
 
 #include <cerrno>
 #include <cstdio>

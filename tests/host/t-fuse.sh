@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The FUSE variant on the host (FUSE and loop devices work here, as root): an ext4 image
 # published by nginx on 127.0.0.1, served by `mount-fuse`, loop-mounted; every file and
-# every byte compared with the source; a warm cache makes no block request; concurrent
+# every byte compared with the source; FUSE passthrough once every block is cached, never
+# beside an open made before; a warm cache makes no block request; concurrent
 # readers of a missing block cause one download; a corrupted block gives EIO, never wrong
 # bytes; the server going away gives errors, not a hang; SIGTERM unmounts.
 # shellcheck source-path=SCRIPTDIR source=../vm/lib.sh
@@ -58,10 +59,62 @@ assert d["io_errors"] == 0 and d["blocks_failed"] == 0 and d["http_requests"] >=
 # The mount point as shell completion spells it, with a trailing slash, and relative.
 "$HTTPCLOOP" status "$work/fuse/" >/dev/null || fail "status does not find the mount as $work/fuse/"
 (cd "$work" && "$HTTPCLOOP" status fuse/ >/dev/null) || fail "status does not find the mount as fuse/"
+# fuse_field MOUNTPOINT KEY: one value of the server's status.
+fuse_field() { "$HTTPCLOOP" status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["daemon"][sys.argv[1]])' "$2"; }
+# version_at_least X.Y: the running kernel is that or newer.
+kernel_at_least() { [ "$(printf '%s\n%s\n' "$1" "$(uname -r | cut -d- -f1)" | sort -V | head -n1)" = "$1" ]; }
+
+# FUSE passthrough (Linux >= 6.9 and a libfuse >= 3.16, which `make` builds: scripts/libfuse):
+# with every block cached, an open reads the cache file in the kernel: the server sees
+# none of its reads. An open made while the cache was incomplete is served, and while it
+# lasts every new open is served too (the kernel allows one I/O mode per file: a
+# passthrough open beside it would fail with EIO).
+if kernel_at_least 6.9 && [ -e /sys/module/fuse ] && grep -q '^CONFIG_FUSE_PASSTHROUGH=y' \
+	<(zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null); then
+	log "FUSE passthrough: a complete cache is read by the kernel, not through the server"
+	check_eq "ready (the next open gets it)" "$(fuse_field "$work/fuse" passthrough)" \
+		"passthrough state with every block cached"
+	reads=$(fuse_field "$work/fuse" reads)
+	cmp "$work/fuse/image" "$image" || fail "image differs through passthrough"
+	check_eq "on" "$(fuse_field "$work/fuse" passthrough)" "passthrough state after an open"
+	dd if="$work/fuse/image" of="$work/direct-pt" bs=4K count=400 skip=77 iflag=direct status=none
+	cmp "$work/direct-pt" <(dd if="$image" bs=4K count=400 skip=77 status=none) || fail "direct reads through passthrough differ"
+	check_eq "$reads" "$(fuse_field "$work/fuse" reads)" "reads the server served for passthrough opens"
+	check_eq 2 "$(fuse_field "$work/fuse" passthrough_opens)" "passthrough opens"
+	unmount_fuse "$work/fuse"
+
+	log "FUSE passthrough: not while an open made before the cache was complete lasts"
+	"$HTTPCLOOP" mount-fuse "$url" "$work/fuse" --cache "$work/cache-pt"
+	check_eq "waiting (for every block to be cached)" "$(fuse_field "$work/fuse" passthrough)" \
+		"passthrough state with an empty cache"
+	exec {early}<"$work/fuse/image"
+	"$HTTPCLOOP" prefetch "$work/fuse" >/dev/null
+	check_eq "waiting (for the opens made before every block was cached to close)" \
+		"$(fuse_field "$work/fuse" passthrough)" "passthrough state beside an early open"
+	cmp "$work/fuse/image" "$image" || fail "image differs beside the early open"
+	cmp /dev/fd/$early "$image" || fail "image differs through the early open"
+	check_eq 0 "$(fuse_field "$work/fuse" passthrough_opens)" "passthrough opens beside a served one"
+	exec {early}<&-
+	sleep 0.2 # RELEASE reaches the server after close() returns
+	reads=$(fuse_field "$work/fuse" reads)
+	cmp "$work/fuse/image" "$image" || fail "image differs after the early open closed"
+	check_eq 1 "$(fuse_field "$work/fuse" passthrough_opens)" "passthrough opens after the served one closed"
+	check_eq "$reads" "$(fuse_field "$work/fuse" reads)" "reads the server served once passthrough was on"
+	unmount_fuse "$work/fuse"
+	"$HTTPCLOOP" mount-fuse "$url" "$work/fuse" --cache "$work/cache" --no-passthrough
+	check_eq "off (--no-passthrough)" "$(fuse_field "$work/fuse" passthrough)" "passthrough state with --no-passthrough"
+else
+	log "this kernel has no FUSE passthrough: mount-fuse must say so"
+	case $(fuse_field "$work/fuse" passthrough) in
+	"off (the kernel offers none"*) ;;
+	*) fail "passthrough state on a kernel without it: $(fuse_field "$work/fuse" passthrough)" ;;
+	esac
+fi
+
 requests=$(http_requests_count)
 blocks=$(grep -c ' /img/blocks/' "$NGINX_ACCESS_LOG")
 
-log "warm reads: served by the same threads, large ones spliced from the cache file"
+log "warm reads (--no-passthrough): served by the same threads, large ones spliced from the cache file"
 # strace counts the server's thread creations and splices while 400 direct 4 KiB reads
 # and 24 of 1 MiB go through it (O_DIRECT: each one a FUSE request). libfuse 3.14 given
 # a loop configuration of the wrong API version (FUSE_USE_VERSION < 312) started a

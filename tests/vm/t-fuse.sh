@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Both data paths on one kernel, and their shared cache: mount-fuse + loop gives the same
 # files and bytes as the source; a cache filled through FUSE serves `attach` with no block
-# request, and a cache filled through the kernel driver serves mount-fuse with none; a
-# corrupted block gives EIO through FUSE too.
+# request, and a cache filled through the kernel driver serves mount-fuse with none (from
+# Linux 6.9 through FUSE passthrough, the server serving no read); a corrupted block gives
+# EIO through FUSE too.
 # vm-timeout: 300
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -53,6 +54,25 @@ fetched=$(block_requests)
 cmp /tmp/fuse/image "$image" || fail "FUSE image differs (kernel-filled cache)"
 sleep 0.3
 check_eq "$fetched" "$(block_requests)" "block requests by mount-fuse after attach"
+# FUSE passthrough with this complete cache: on from Linux 6.9 (Debian's kernels from 6.9 on
+# have CONFIG_FUSE_PASSTHROUGH=y), then the kernel reads the cache file and the server
+# serves none of the reads; refused with its reason before 6.9.
+fuse_field() { "$HTTPCLOOP" status --json /tmp/fuse | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["daemon"][sys.argv[1]])' "$1"; }
+if [ "$(printf '6.9\n%s\n' "$(uname -r | cut -d- -f1)" | sort -V | head -n1)" = 6.9 ]; then
+	log "FUSE passthrough: the kernel reads the complete cache itself"
+	check_eq on "$(fuse_field passthrough)" "passthrough state after reading a complete cache"
+	reads=$(fuse_field reads)
+	mount -o loop,ro /tmp/fuse/image /mnt/img
+	(cd /mnt/img && sha256sum -c --quiet /tmp/want.sha) || fail "a file read through passthrough + loop differs"
+	umount /mnt/img
+	check_eq "$reads" "$(fuse_field reads)" "reads the server served for passthrough opens"
+	check_eq 2 "$(fuse_field passthrough_opens)" "passthrough opens"
+else
+	case $(fuse_field passthrough) in
+	"off (the kernel offers none"*) ;;
+	*) fail "passthrough state on $(uname -r): $(fuse_field passthrough)" ;;
+	esac
+fi
 umount /tmp/fuse
 
 log "a corrupted block gives EIO through FUSE"

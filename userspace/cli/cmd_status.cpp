@@ -198,6 +198,9 @@ void print_fuse_human(const KeyValues& daemon)
 		    static_cast<unsigned long long>(number(daemon, "reads")),
 		    static_cast<unsigned long long>(number(daemon, "cache_reads")),
 		    static_cast<unsigned long long>(number(daemon, "io_errors")));
+	if (daemon.contains("passthrough")) // not from a mount-fuse older than passthrough
+		std::printf("  passthrough: %s, %llu opens with it\n", text(daemon, "passthrough").c_str(),
+			    static_cast<unsigned long long>(number(daemon, "passthrough_opens")));
 }
 
 // What a command-line operand names: a device, or the mount point of a FUSE mount.

@@ -59,9 +59,27 @@ int image_open(const char* path, fuse_file_info* info)
 		return -ENOENT;
 	if ((info->flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
+	info->fh = kImageHandle;
+#ifdef FUSE_CAP_PASSTHROUGH
+	ImageFs& fs = filesystem();
+	info->backing_id = fs.passthrough.open_file(fs.cache);
+	// The kernel refuses (EIO) a passthrough open with any other flag than direct_io,
+	// parallel_direct_writes and noflush: the cache of a served open is not its business.
+	if (info->backing_id != 0)
+		return 0;
+#endif
 	// The image never changes while mounted: let the kernel keep what it cached.
 	info->keep_cache = 1;
-	info->fh = kImageHandle;
+	return 0;
+}
+
+int image_release(const char*, fuse_file_info* info)
+{
+#ifdef FUSE_CAP_PASSTHROUGH
+	filesystem().passthrough.release_file(info->backing_id);
+#else
+	(void)info;
+#endif
 	return 0;
 }
 
@@ -127,8 +145,19 @@ void* image_init(fuse_conn_info* connection, fuse_config* config)
 	connection->want |= connection->capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	// Must equal the max_read mount option (libfuse refuses to start otherwise).
 	connection->max_read = static_cast<unsigned>(filesystem().max_read);
+#ifdef FUSE_CAP_PASSTHROUGH
+	if (filesystem().passthrough.wanted() && (connection->capable & FUSE_CAP_PASSTHROUGH) != 0) {
+		connection->want |= FUSE_CAP_PASSTHROUGH;
+		// The cache file may be on a stacked file system (overlayfs, in a system booted
+		// from an httpcloop root): allow one level under us. Nothing stacks on us
+		// (the image is used through a loop device).
+		connection->max_backing_stack_depth = FUSE_BACKING_STACKED_OVER;
+		filesystem().passthrough.set_negotiated();
+	}
+#endif
 	config->nullpath_ok = 1;
-	config->kernel_cache = 1;
+	// Not config->kernel_cache: it would set keep_cache on every open, passthrough opens
+	// too. image_open() sets it on the others.
 	config->entry_timeout = 3600;
 	config->attr_timeout = 3600;
 	return fuse_get_context()->private_data;
@@ -141,6 +170,7 @@ fuse_operations make_operations()
 	ops.readdir = image_readdir;
 	ops.open = image_open;
 	ops.read_buf = image_read_buf;
+	ops.release = image_release;
 	ops.init = image_init;
 	return ops;
 }

@@ -6,16 +6,19 @@
 // Reads of cached blocks are answered at once with the cache file's descriptor (libfuse
 // splices the bytes); reads that touch missing blocks wait for the service thread to
 // fetch them (all of them in parallel), then are answered the same way.
+// Once every block is cached, opens can be FUSE passthrough opens (passthrough.hpp): the
+// kernel reads the cache file itself and the server sees none of their reads.
 // libfuse calls these operations from several threads at once.
 
 // 3.12: fuse_loop_mt() takes the fuse_loop_config of fuse_loop_cfg_create(). Under an
 // older version it is the 3.2 function, which reads that structure as its own smaller
 // one: it served with clone_fd on and started a thread for every request.
 #define FUSE_USE_VERSION 312
-#include <fuse3/fuse.h>
+#include <fuse.h> // pkg-config fuse3 names the directory: the libfuse built against
 
 #include "cache/cache_store.hpp"
 #include "format/manifest.hpp"
+#include "fuse/passthrough.hpp"
 #include "fuse/service_thread.hpp"
 
 #include <atomic>
@@ -41,6 +44,8 @@ struct ImageFs {
 	// Longest a read waits for a missing block: longer than the whole fetch budget.
 	std::chrono::seconds io_timeout{300};
 	ImageFsStats stats;
+	// Opens of a complete cache read the cache file in the kernel (Linux >= 6.9).
+	Passthrough passthrough;
 
 	static const fuse_operations& operations();
 };

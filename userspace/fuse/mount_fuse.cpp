@@ -11,6 +11,8 @@
 #include "daemon/service_manager.hpp"
 #include "util/syslog_sink.hpp"
 
+#include <fuse_lowlevel.h> // pkg-config fuse3: the directory of the libfuse built against
+
 #include <fstream>
 #include <memory>
 #include <unistd.h>
@@ -106,7 +108,9 @@ std::string status_text(const MountFuseOptions& options, const LoadedImage& imag
 	       "mountpoint=" + options.mountpoint.native() + "\n"
 	       "reads=" + std::to_string(fs.stats.reads) + "\n"
 	       "cache_reads=" + std::to_string(fs.stats.cache_reads) + "\n"
-	       "io_errors=" + std::to_string(fs.stats.io_errors) + "\n";
+	       "io_errors=" + std::to_string(fs.stats.io_errors) + "\n"
+	       "passthrough=" + fs.passthrough.state(fs.cache) + "\n"
+	       "passthrough_opens=" + std::to_string(fs.passthrough.passthrough_opens()) + "\n";
 }
 
 } // namespace
@@ -136,6 +140,8 @@ int run_mount_fuse(const MountFuseOptions& given)
 	if (!handle)
 		throw Error("libfuse: cannot create the file system");
 	FuseMount mount(handle.get(), options.mountpoint);
+	if (!options.no_passthrough && Passthrough::compiled_in())
+		fs.passthrough.set_session_fd(fuse_session_fd(fuse_get_session(handle.get())));
 
 	// Forks in the background case: threads start only after this.
 	if (fuse_daemonize(options.serve.foreground ? 1 : 0) != 0)

@@ -13,6 +13,8 @@ namespace httpcloop {
 struct MountFuseOptions {
 	ServeOptions serve;
 	std::filesystem::path mountpoint;
+	// Never hand the kernel the cache file (FUSE passthrough), even when it could.
+	bool no_passthrough = false;
 };
 
 // Mounts and serves until unmounted (umount, fusermount3 -u) or SIGTERM. In the
