@@ -27,6 +27,7 @@ all: module userspace man
 
 deps:
 	scripts/install-deps
+	scripts/libfuse
 
 module:
 	@test -n "$(KDIR)" || { echo "no kernel headers found: run scripts/install-deps or set KDIR" >&2; exit 1; }
@@ -114,6 +115,7 @@ clean:
 # bench/results/latest.md, latest.png and latest.json. Not part of `make test`.
 bench:
 	scripts/install-deps
+	scripts/libfuse
 	$(MAKE) all
 	bench/run
 
