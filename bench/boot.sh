@@ -15,6 +15,10 @@
 #   warm       from the cache disk "record" filled (httpcloop.cache=LABEL=…)
 # Each boot also reports what its kernel read from the device its root is on (the marker's
 # "device reads"): the demand that no block size or layout can go below.
+# The image (and the local disk) is the tree laid out in boot order, as the README
+# recommends for root images (tests/boot/lib.sh prepare_ordered_root: a strictatime boot,
+# scripts/boot-order, mkroot --boot-order); BENCH_BOOT_ORDERED=0 measures the plain
+# `mkfs.ext4 -d` image instead.
 #
 # Writes BENCH_RAW/boot.txt (one line per boot: round, method, seconds, bytes, reads) and
 # BENCH_RAW/boot-env.txt. Rounds: up to BENCH_ROUNDS, a new one only while it fits in
@@ -39,7 +43,7 @@ prepare_root
 www=$BOOT_BUILD/www-bench
 rm -rf "$www"
 mkdir -p "$www"
-ln -s "$BOOT_BUILD/out/www/root" "$www/root"
+ORDERED_BOOT=${BENCH_BOOT_ORDERED:-1}
 if [ ! -f "$BOOT_BUILD/root.squashfs" ]; then
 	log "the download reference's image: a squashfs (zstd) of the same tree"
 	mksquashfs "$BOOT_BUILD/tree" "$BOOT_BUILD/root.squashfs.tmp" -quiet -comp zstd -noappend \
@@ -62,6 +66,14 @@ fetchroot_initrd=$BOOT_BUILD/fetchroot.img
 )
 
 serve_www "$www"
+if [ "$ORDERED_BOOT" = 1 ]; then
+	prepare_ordered_root
+	IMAGE_DIR=$ORDERED
+	IMAGE_SHA=$ORDERED_SHA
+else
+	IMAGE_DIR=$BOOT_BUILD/out
+fi
+ln -s "$IMAGE_DIR/www/root" "$www/root"
 nginx_port=$SERVER_PORT
 SERVER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 coproc SHAPER { exec python3 "$HERE/shaper.py" "$SERVER_PORT" "$nginx_port" "$RTT_MS" "$RATE_MBIT"; }
@@ -71,14 +83,16 @@ log "link to the server: ${RTT_MS} ms round trip, ${RATE_MBIT} Mbit/s (bench/sha
 
 stored=$(find -L "$www/root/blocks" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
 {
-	echo "image_bytes=$(stat -c %s "$BOOT_BUILD/out/root.ext4")"
+	echo "image_bytes=$(stat -c %s "$IMAGE_DIR/root.ext4")"
+	echo "boot_ordered=$ORDERED_BOOT"
+	[ "$ORDERED_BOOT" != 1 ] || echo "boot_order_files=$(wc -l <"$ORDERED/boot-order.txt")"
 	echo "stored_bytes=$stored"
 	echo "rtt_ms=$RTT_MS"
 	echo "rate_mbit=$RATE_MBIT"
 	echo "kernel=$KVER"
 	echo "memory_mib=1536"
 	echo "squashfs_bytes=$(stat -c %s "$BOOT_BUILD/root.squashfs")"
-	echo "block_size=$("$HTTPCLOOP" info --json "$BOOT_BUILD/out/www/root" | jq -r .block_size)"
+	echo "block_size=$("$HTTPCLOOP" info --json "$IMAGE_DIR/www/root" | jq -r .block_size)"
 } >"$RAW/boot-env.txt"
 http_bytes() { awk '{ n += $2 } END { print n + 0 }' "$NGINX_ACCESS_LOG"; }
 
@@ -115,7 +129,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		break
 	fi
 	t0=$SECONDS
-	timed "$round" local "root=/dev/vda rw" -drive "file=$BOOT_BUILD/out/root.ext4,if=virtio,format=raw,snapshot=on"
+	timed "$round" local "root=/dev/vda rw" -drive "file=$IMAGE_DIR/root.ext4,if=virtio,format=raw,snapshot=on"
 	BOOT_INITRD=$fetchroot_initrd timed "$round" download \
 		"boot=fetchroot fetchroot=http://$SERVER_IP/root.squashfs $static_ip"
 	timed "$round" cold "$httpcloop_root"

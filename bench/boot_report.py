@@ -61,7 +61,13 @@ def section(raw):
     stored = int(env.get("stored_bytes", "0")) or None
     n = len(rounds)
     out = [HEADER, ""]
-    out.append("bench/boot.sh: the root-boot tests' Debian 12 system (systemd, minbase; ext4 image %s, %s stored as "
+    if env.get("boot_ordered") == "1":
+        layout = ("laid out in boot order: `scripts/mkroot --boot-order` with the %s files that a boot of it from a "
+                  "local disk read, found by `scripts/boot-order`; README, \"A boot-ordered image\"" %
+                  env.get("boot_order_files", "?"))
+    else:
+        layout = "made by `mkfs.ext4 -d`, not in boot order"
+    out.append("bench/boot.sh: the root-boot tests' Debian 12 system (systemd, minbase; ext4 image %s, %s, %s stored as "
                "httpcloop blocks of %s KiB) booted under QEMU TCG (2 vCPUs, %s MiB, kernel %s) from QEMU's start to "
                "its marker unit (multi-user.target reached), with the link to the server shaped to %s ms round "
                "trip and %s Mbit/s (bench/shaper.py). The download reference fetches a zstd squashfs of the same "
@@ -71,7 +77,7 @@ def section(raw):
                "when the marker ran: vda, httpcloop0, or the download's loop0), its own readahead included. "
                "Medians of %d round%s; ratios are taken within a round. Every boot passed the root-boot tests' "
                "checks (the file read there matches the source, no kernel warning).\n" % (
-                   mib(int(env.get("image_bytes", 0))), mib(stored or 0),
+                   mib(int(env.get("image_bytes", 0))), layout, mib(stored or 0),
                    int(env.get("block_size", 0)) // 1024 or "?", env.get("memory_mib", "?"), env.get("kernel", "?"),
                    env.get("rtt_ms", "?"), env.get("rate_mbit", "?"), mib(int(env.get("squashfs_bytes", 0))),
                    n, "" if n == 1 else "s"))

@@ -135,6 +135,35 @@ prepare_root() {
 	AFTER_RESTART_SHA=$(sha256sum "$BOOT_BUILD/tree$AFTER_RESTART_FILE" | cut -d' ' -f1)
 }
 
+# prepare_ordered_root: makes (or reuses) $BOOT_BUILD/ordered: the same tree as a
+# boot-ordered image (README, "A boot-ordered image"): a copy of out/root.ext4 booted once
+# from a local disk with rootflags=strictatime, scripts/boot-order's list of the files that
+# boot read (boot-order.txt), and `scripts/mkroot --image-only --boot-order` with it
+# (root.ext4, www/root/, signed with key.pem). Needs serve_www first (the guest's network).
+# Sets ORDERED, ORDERED_SHA.
+prepare_ordered_root() {
+	ORDERED=$BOOT_BUILD/ordered
+	if [ "$(cat "$ORDERED/.key" 2>/dev/null)" != "$(cat "$BOOT_BUILD/.key")" ]; then
+		log "the boot-ordered image in $ORDERED"
+		rm -rf "$ORDERED"
+		mkdir -p "$ORDERED"
+		cp --sparse=always "$BOOT_BUILD/out/root.ext4" "$ORDERED/booted.ext4"
+		boot_guest order-boot 400 "root=/dev/vda rw rootflags=strictatime" \
+			-drive "file=$ORDERED/booted.ext4,if=virtio,format=raw" ||
+			{ tail -n 40 "$CONSOLE"; fail "the strictatime boot did not power off cleanly"; }
+		console_has 'HCMARK done' || fail "the strictatime boot never reached its marker ($CONSOLE)"
+		"$ROOT/scripts/boot-order" "$ORDERED/booted.ext4" >"$ORDERED/boot-order.txt" || fail "scripts/boot-order failed"
+		rm -f "$ORDERED/booted.ext4"
+		cp "$BOOT_BUILD/out/vmlinuz" "$BOOT_BUILD/out/initrd.img" "$ORDERED/"
+		"$ROOT/scripts/mkroot" --image-only --boot-order "$ORDERED/boot-order.txt" --httpcloop "$HTTPCLOOP" \
+			--kernel "$BOOT_BUILD/out/vmlinuz" --sign "$BOOT_BUILD/key.pem" --url "$IMAGE_URL" \
+			${ROOT_BLOCK_SIZE:+--block-size "$ROOT_BLOCK_SIZE"} "$BOOT_BUILD/tree" "$ORDERED" \
+			>"$ORDERED/mkroot.out" 2>&1 || { tail -n 20 "$ORDERED/mkroot.out"; fail "mkroot --boot-order failed"; }
+		cp "$BOOT_BUILD/.key" "$ORDERED/.key"
+	fi
+	ORDERED_SHA=$(sha256sum "$ORDERED/www/root/manifest" | cut -d' ' -f1)
+}
+
 # serve_www [DIR]: nginx on the host's 127.0.0.1 (a free port, SERVER_PORT) for DIR
 # (default $BOOT_BUILD/out/www); the guest's 10.0.2.100:80 leads there.
 serve_www() {
