@@ -10,6 +10,8 @@
 #              Debian initramfs as httpcloop's, so both pay the same initramfs
 # and httpcloop:
 #   cold       root=httpcloop: with an empty cache (in RAM)
+#   lean       cold, with the byte-saving parameters (httpcloop.readahead=off: no readahead
+#              by the daemon; httpcloop.read_ahead_kb=32: less page-cache readahead)
 #   record     a cold boot with a cache disk and httpcloop.record-profile=yes (not compared)
 #   profile    cold, with the boot profile "record" wrote (httpcloop.profile=URL)
 #   warm       from the cache disk "record" filled (httpcloop.cache=LABEL=…)
@@ -133,6 +135,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	BOOT_INITRD=$fetchroot_initrd timed "$round" download \
 		"boot=fetchroot fetchroot=http://$SERVER_IP/root.squashfs $static_ip"
 	timed "$round" cold "$httpcloop_root"
+	timed "$round" lean "$httpcloop_root httpcloop.readahead=off httpcloop.read_ahead_kb=32"
 	rm -f "$disk" "$www/root.profile"
 	truncate -s 1G "$disk"
 	mkfs.ext4 -q -F -L hccache "$disk"

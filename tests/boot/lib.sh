@@ -46,6 +46,7 @@ write_marker() {
 		[ -r "$d/stat" ] && read -r _ _ sectors _ <"$d/stat" && [ "$sectors" -gt 0 ] && printf '%s=%s ' "${d##*/}" $((sectors * 512))
 	done)"
 	m "root: $(findmnt -n -o SOURCE,FSTYPE /)"
+	m "read_ahead_kb: $(cat /sys/block/httpcloop0/queue/read_ahead_kb 2>/dev/null)"
 	m "image: $(findmnt -n -r -o SOURCE,FSTYPE,OPTIONS /run/initramfs/httpcloop/image 2>/dev/null || findmnt -n -r -o SOURCE,FSTYPE,OPTIONS /)"
 	m "sha256: $(sha256sum /srv/httpcloop-test/random.bin | cut -d' ' -f1)"
 	pid=$(cat /sys/block/httpcloop0/httpcloop/daemon_pid 2>/dev/null)

@@ -4,7 +4,8 @@
 # list of the files that boot read, `scripts/mkroot --boot-order` with it. The list holds
 # what the boot surely read; the image holds exactly the tree (every file's bytes, type,
 # mode, owner, link target and time); every listed file's data lies before every other
-# file's; and the image boots from HTTP to the marker, the file read there matching.
+# file's; and the image boots from HTTP to the marker, the file read there matching, with
+# httpcloop.readahead=off and httpcloop.read_ahead_kb=32 in effect.
 # boot-timeout: 420
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -54,8 +55,11 @@ assert max(ordered) < min(others), "a listed file at block %d, another file at %
 print("%d listed files in blocks up to %d; the %d others from block %d" % (len(ordered), max(ordered), len(others), min(others)))
 PY
 
-log "it boots from HTTP"
-boot_guest ordered 400 "root=httpcloop:$IMAGE_URL#sha256=$ORDERED_SHA httpcloop.pubkey=$PUBKEY_B64" ||
+log "it boots from HTTP (with the byte-saving parameters)"
+boot_guest ordered 400 "root=httpcloop:$IMAGE_URL#sha256=$ORDERED_SHA httpcloop.pubkey=$PUBKEY_B64 httpcloop.readahead=off httpcloop.read_ahead_kb=32" ||
 	{ tail -n 40 "$CONSOLE"; fail "the boot-ordered image's boot did not power off cleanly"; }
 check_booted_from_http
+check_eq 32 "$(marker read_ahead_kb)" "read_ahead_kb of /dev/httpcloop0 (httpcloop.read_ahead_kb=32)"
+grep -q "HCMARK status: .*readahead 0 blocks" "$CONSOLE" ||
+	fail "the daemon read ahead with httpcloop.readahead=off: $(grep 'HCMARK status: .*readahead' "$CONSOLE")"
 log "ordered OK: $(block_requests) block files, $(block_bytes) bytes"

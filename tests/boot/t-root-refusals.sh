@@ -31,3 +31,4 @@ refused other-key "root=httpcloop:$IMAGE_URL httpcloop.pubkey=$OTHER_B64" "signa
 # Nothing answers there: the restricted network forwards only 10.0.2.100:80.
 refused unreachable "root=httpcloop:http://$SERVER_IP:8080/root/#sha256=$IMAGE_SHA" "10.0.2.100:8080"
 refused bad-parameter "root=httpcloop:$IMAGE_URL httpcloop.overlay=sometimes" "httpcloop.overlay=sometimes"
+refused bad-read-ahead "root=httpcloop:$IMAGE_URL httpcloop.read_ahead_kb=lots" "httpcloop.read_ahead_kb=lots: takes a number of KiB"
