@@ -109,8 +109,8 @@ def section(raw):
     # What a cold boot's bytes come from: the kernel's reads, spread over the image.
     if "cold" in figures and figures["cold"][3] and stored:
         out.append("What a cold boot fetches: the booted kernel read %s from /dev/httpcloop0 (its own readahead "
-                   "included), in pieces spread over the image; the cold boot fetched the %s KiB blocks that "
-                   "hold them, and those the daemon's readahead added: %s, %.0f %% of the stored bytes "
+                   "included), in pieces of files, directories and inodes; the cold boot fetched the %s KiB blocks "
+                   "that hold them, and those the daemon's readahead added: %s, %.0f %% of the stored bytes "
                    "(docs/design.md, \"What a cold root boot fetches\").\n" % (
                        mib(figures["cold"][3]), int(env.get("block_size", 0)) // 1024 or "?",
                        mib(figures["cold"][2]), 100 * figures["cold"][2] / stored))
