@@ -67,7 +67,6 @@ int32_t Passthrough::open_file(const CacheStore& cache)
 		served_open_++;
 		return 0;
 	}
-	passthrough_open_++;
 	passthrough_opens_++;
 	return backing_id_;
 }
@@ -75,9 +74,10 @@ int32_t Passthrough::open_file(const CacheStore& cache)
 void Passthrough::release_file(int32_t backing_id)
 {
 	std::lock_guard lock(mutex_);
-	unsigned& count = backing_id != 0 ? passthrough_open_ : served_open_;
-	if (count > 0)
-		count--;
+	// Passthrough opens need no count: once registered, the backing file serves every
+	// later open (the cache stays complete).
+	if (backing_id == 0 && served_open_ > 0)
+		served_open_--;
 }
 
 std::string Passthrough::state(const CacheStore& cache) const

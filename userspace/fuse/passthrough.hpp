@@ -15,8 +15,8 @@
 //
 // The kernel keeps one I/O mode per inode: while a served (cached-mode) open of the
 // image exists, a passthrough open fails with EIO, and the reverse. So passthrough is
-// chosen only when no served open exists, and kept for every open while a passthrough
-// open exists (the cache stays complete). The kernel ends an open's I/O mode before it
+// chosen only when no served open exists, and once chosen for every later open (the
+// cache stays complete). The kernel ends an open's I/O mode before it
 // sends RELEASE, so counting opens from OPEN to RELEASE errs on the safe side.
 //
 // Thread-safety: every member function may be called from any libfuse thread.
@@ -57,9 +57,8 @@ private:
 	mutable std::mutex mutex_;
 	int32_t backing_id_ = 0;  // registered once, for the life of the connection
 	std::string refused_;     // why the kernel refused the backing file (then never again)
-	unsigned served_open_ = 0;
-	unsigned passthrough_open_ = 0;
-	uint64_t passthrough_opens_ = 0;
+	unsigned served_open_ = 0;        // served opens not released yet
+	uint64_t passthrough_opens_ = 0;  // passthrough opens made, for status
 };
 
 } // namespace httpcloop
